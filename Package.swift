@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+// Skein: an event-sourced multi-network CNI meta-plugin.
+//
+// Dependency direction (toward purity):
+//   skein ─▶ SkeinEngine ─▶ SkeinExecutor ─▶ SkeinNetlink ─▶ CNetlink (libnl-route-3)
+//                  │  └────▶ SkeinJournal ─▶ CLMDB (liblmdb)
+//                  └──────▶ SkeinReducer ─▶ SkeinModel            (pure: no Glibc, clock, randomness, I/O)
+//   skein-journal ─▶ SkeinJournal, SkeinReducer, SkeinModel      (cannot link the executor: no edge to it)
+import PackageDescription
+
+let pure: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+let system: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
+let package = Package(
+    name: "Skein",
+    products: [
+        .executable(name: "skein", targets: ["skein"]),
+        .executable(name: "skein-journal", targets: ["skein-journal"]),
+    ],
+    targets: [
+        // C system libraries.
+        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
+        .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0"),
+
+        // Pure layers.
+        .target(name: "SkeinModel", swiftSettings: pure),
+        .target(name: "SkeinReducer", dependencies: ["SkeinModel"], swiftSettings: pure),
+
+        // I/O layers.
+        .target(name: "SkeinJournal", dependencies: ["SkeinModel", "SkeinReducer", "CLMDB"], swiftSettings: system),
+        .target(name: "SkeinNetlink", dependencies: ["CNetlink"], swiftSettings: system),
+        .target(name: "SkeinExecutor", dependencies: ["SkeinModel", "SkeinReducer", "SkeinNetlink"], swiftSettings: system),
+        .target(name: "SkeinEngine", dependencies: ["SkeinModel", "SkeinReducer", "SkeinJournal", "SkeinExecutor"], swiftSettings: system),
+
+        // Executables.
+        .executableTarget(name: "skein", dependencies: ["SkeinEngine"], swiftSettings: system),
+        .executableTarget(name: "skein-journal", dependencies: ["SkeinJournal", "SkeinReducer", "SkeinModel"],
+                          path: "tools/skein-journal", swiftSettings: system),
+
+        // Tests.
+        .testTarget(name: "SkeinModelTests", dependencies: ["SkeinModel"]),
+        .testTarget(name: "SkeinReducerTests", dependencies: ["SkeinReducer", "SkeinModel"]),
+        .testTarget(name: "SkeinJournalTests", dependencies: ["SkeinJournal", "SkeinReducer", "SkeinModel"]),
+        .testTarget(name: "SkeinNetlinkTests", dependencies: ["SkeinNetlink"]),
+        .testTarget(name: "SkeinIntegrationTests", dependencies: ["SkeinModel"]),
+    ]
+)
