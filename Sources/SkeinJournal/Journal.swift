@@ -1,0 +1,238 @@
+import Glibc
+import SkeinModel
+import SkeinReducer
+
+// The node's journal: one LMDB environment holding the append-only event log, its head, and the
+// materialized state tables. Every append reduces the event against the state inside the same
+// write transaction and applies the row changes there: event and state can never disagree, and
+// the cost of an append does not depend on how long the history is.
+
+public struct JournalError: Error, CustomStringConvertible {
+    public enum Kind: Sendable { case storage, corrupt, busy }
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    static func wrap(_ error: Error, _ what: String) -> JournalError {
+        if let j = error as? JournalError { return j }
+        return JournalError(.storage, "\(what): \(error)")
+    }
+}
+
+public struct JournalHead: Equatable, Sendable {
+    public var seq: UInt64
+    public var hash: String
+    public static let empty = JournalHead(seq: 0, hash: EventRecord.genesisHash)
+}
+
+public final class Journal {
+    public static let defaultStateDir = "/var/lib/skein"
+    static let headKey = Array("head".utf8)
+    static let schemaKey = Array("schema".utf8)
+
+    public let env: LMDBEnvironment
+    let events: LMDBDatabase
+    let meta: LMDBDatabase
+    let tables: [StateTable: LMDBDatabase]
+
+    /// Opens (creating if needed, unless read-only) the journal under `stateDir` (mode 0700, files 0600).
+    public init(stateDir: String, readOnly: Bool = false) throws {
+        do {
+            env = try LMDBEnvironment(directory: stateDir, mapSize: 16 << 20, readOnly: readOnly)
+            let create = !readOnly
+            events = try env.openDatabase("events", create: create)
+            meta = try env.openDatabase("meta", create: create)
+            var t: [StateTable: LMDBDatabase] = [:]
+            for table in StateTable.allCases { t[table] = try env.openDatabase(table.rawValue, create: create) }
+            tables = t
+        } catch {
+            throw JournalError.wrap(error, "cannot open the journal in \(stateDir)")
+        }
+    }
+
+    /// One write transaction: `body` may append several events (each reduced against the state as
+    /// left by the previous one) and read the state. It must do nothing else: no netlink, no I/O —
+    /// the body can be re-run when the map grows. Durable (fsync) unless `sync` is false.
+    public func transact<T>(sync: Bool = true, _ body: (JournalWriter) throws -> T) throws -> T {
+        do {
+            return try env.write(sync: sync) { txn in
+                let writer = try JournalWriter(journal: self, txn: txn, timeNs: Clock.realtimeNs())
+                let value = try body(writer)
+                try writer.finish()
+                return value
+            }
+        } catch {
+            throw JournalError.wrap(error, "journal write failed")
+        }
+    }
+
+    /// Appends events in one durable transaction and returns each record with the reducer's decision.
+    @discardableResult
+    public func append(_ events: [Event], sync: Bool = true) throws -> [(record: EventRecord, decision: Decision)] {
+        try transact(sync: sync) { w in try events.map { try w.append($0) } }
+    }
+
+    public func read<T>(_ body: (JournalReader) throws -> T) throws -> T {
+        do {
+            return try env.read { txn in try body(JournalReader(journal: self, txn: txn)) }
+        } catch {
+            throw JournalError.wrap(error, "journal read failed")
+        }
+    }
+}
+
+/// State reads through an LMDB transaction, for the reducer. The reducer's reads cannot throw, so a
+/// storage error is held and rethrown once the reduction returns: a failed read must never look
+/// like "this address is free".
+final class TransactionState: StateReader {
+    let txn: LMDBReadable
+    let tables: [StateTable: LMDBDatabase]
+    var error: Error?
+
+    init(txn: LMDBReadable, tables: [StateTable: LMDBDatabase]) {
+        self.txn = txn
+        self.tables = tables
+    }
+
+    func row(_ table: StateTable, _ key: [UInt8]) -> [UInt8]? {
+        do { return try txn.get(tables[table]!, key) } catch {
+            if self.error == nil { self.error = error }
+            return nil
+        }
+    }
+}
+
+public final class JournalWriter {
+    let journal: Journal
+    let txn: LMDBWriteTransaction
+    let state: TransactionState
+    public let timeNs: Int64
+    public private(set) var head: JournalHead
+    private var appended = 0
+
+    init(journal: Journal, txn: LMDBWriteTransaction, timeNs: Int64) throws {
+        self.journal = journal
+        self.txn = txn
+        self.timeNs = timeNs
+        self.state = TransactionState(txn: txn, tables: journal.tables)
+        self.head = try JournalReader.head(txn, meta: journal.meta)
+    }
+
+    /// The state as of this point of the transaction.
+    public var reader: StateReader { state }
+
+    public func attachment(_ key: AttachmentKey) throws -> AttachmentRecord? {
+        let rec = try state.attachment(key)
+        if let e = state.error { throw e }
+        return rec
+    }
+
+    /// Every attachment row (GC's scan; not on the ADD/DEL path).
+    public func attachments() throws -> [AttachmentRecord] {
+        try JournalReader.attachments(txn, journal.tables[.attachments]!)
+    }
+
+    public func append(_ event: Event) throws -> (record: EventRecord, decision: Decision) {
+        let record = EventRecord(seq: head.seq + 1, timeNs: timeNs, prev: head.hash, event: event)
+        let bytes = record.encoded()
+        let reduction = Reducer.reduce(record, state: state)
+        if let e = state.error { throw e }
+        try txn.put(journal.events, BigEndian.bytes(record.seq), bytes, noOverwrite: true, append: true)
+        for change in reduction.changes {
+            let (table, key, value) = change.encoded()
+            if let value {
+                try txn.put(journal.tables[table]!, key, value)
+            } else {
+                try txn.delete(journal.tables[table]!, key)
+            }
+        }
+        head = JournalHead(seq: record.seq, hash: SHA256.hex(SHA256.hash(bytes)))
+        appended += 1
+        return (record, reduction.decision)
+    }
+
+    func finish() throws {
+        guard appended > 0 else { return }
+        try txn.put(journal.meta, Journal.headKey, Array("\(head.seq) \(head.hash)".utf8))
+        if try txn.get(journal.meta, Journal.schemaKey) == nil {
+            try txn.put(journal.meta, Journal.schemaKey, Array(String(EventRecord.schemaVersion).utf8))
+        }
+    }
+}
+
+public struct JournalReader {
+    let journal: Journal
+    let txn: LMDBReadTransaction
+
+    public var state: StateReader { TransactionState(txn: txn, tables: journal.tables) }
+
+    public func head() throws -> JournalHead { try JournalReader.head(txn, meta: journal.meta) }
+
+    static func head(_ txn: LMDBReadable, meta: LMDBDatabase) throws -> JournalHead {
+        guard let raw = try txn.get(meta, Journal.headKey) else { return .empty }
+        let parts = String(decoding: raw, as: UTF8.self).split(separator: " ")
+        guard parts.count == 2, let seq = UInt64(parts[0]), parts[1].utf8.count == 64 else {
+            throw JournalError(.corrupt, "journal head record is malformed: \"\(String(decoding: raw, as: UTF8.self))\"")
+        }
+        return JournalHead(seq: seq, hash: String(parts[1]))
+    }
+
+    public func attachment(_ key: AttachmentKey) throws -> AttachmentRecord? {
+        guard let raw = try txn.get(journal.tables[.attachments]!, StateKeys.attachment(key)) else { return nil }
+        return try AttachmentRecord.decode(raw)
+    }
+
+    public func attachments() throws -> [AttachmentRecord] {
+        try JournalReader.attachments(txn, journal.tables[.attachments]!)
+    }
+
+    static func attachments(_ txn: LMDBReadable, _ db: LMDBDatabase) throws -> [AttachmentRecord] {
+        var out: [AttachmentRecord] = []
+        var failure: Error?
+        try txn.forEach(db, from: nil, reverse: false) { _, value in
+            do { out.append(try AttachmentRecord.decode(Array(value))) } catch { failure = error; return false }
+            return true
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    /// Raw event bytes in sequence order from `seq`; `body` returns false to stop.
+    public func forEachEvent(from seq: UInt64 = 1, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        try txn.forEach(journal.events, from: BigEndian.bytes(seq), reverse: false) { key, value in
+            guard let s = BigEndian.uint64(key) else { throw JournalError(.corrupt, "event key of \(key.count) bytes") }
+            return try body(s, value)
+        }
+    }
+
+    public func rows(_ table: StateTable) throws -> [[UInt8]: [UInt8]] {
+        var out: [[UInt8]: [UInt8]] = [:]
+        try txn.forEach(journal.tables[table]!, from: nil, reverse: false) { k, v in
+            out[Array(k)] = Array(v)
+            return true
+        }
+        return out
+    }
+
+    public func eventCount() throws -> Int { try txn.count(journal.events) }
+}
+
+public enum Clock {
+    public static func realtimeNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    public static func monotonicNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}

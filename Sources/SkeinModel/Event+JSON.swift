@@ -1,0 +1,172 @@
+// The journal's record format. Field order is fixed by these functions: the bytes are hashed,
+// so an encoder change is a schema change (bump EventRecord.schemaVersion and keep decoding the old).
+
+extension EventRecord {
+    public func encoded() -> [UInt8] {
+        var b = ObjectBuilder()
+        b.set("seq", JSON.number(String(seq)))
+        b.set("schema", schema)
+        b.set("time", JSON.number(String(timeNs)))
+        b.set("prev", prev)
+        b.set("type", event.typeName)
+        b.set("data", event.dataJSON())
+        return b.json.serializedBytes()
+    }
+
+    public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> EventRecord {
+        let json: JSON
+        do { json = try JSON.parse(bytes) } catch { throw DecodeError("record", error.description) }
+        let f = try Fields(json, path: "record")
+        guard let seq = try f.raw("seq").uint64 else { throw DecodeError("record.seq", "expected an unsigned integer") }
+        let schema = try f.int("schema")
+        guard schema == EventRecord.schemaVersion else {
+            throw DecodeError("record.schema", "unknown schema version \(schema) (this build reads \(EventRecord.schemaVersion))")
+        }
+        guard let t = try f.raw("time").int else { throw DecodeError("record.time", "expected an integer") }
+        let prev = try f.string("prev")
+        guard prev.utf8.count == 64, prev.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            throw DecodeError("record.prev", "expected 64 lowercase hex digits")
+        }
+        let event = try Event.decode(type: try f.string("type"), data: try f.raw("data"))
+        return EventRecord(seq: seq, schema: schema, timeNs: Int64(t), prev: prev, event: event)
+    }
+}
+
+extension Event {
+    func dataJSON() -> JSON {
+        switch self {
+        case .addRequested(let r): return r.json
+        case .addApplied(let o), .addFailed(let o), .delApplied(let o), .delFailed(let o): return o.json
+        case .delRequested(let d): return d.json
+        case .gcRequested(let g): return g.json
+        }
+    }
+
+    static func decode(type: String, data: JSON) throws(DecodeError) -> Event {
+        switch type {
+        case "addRequested": return .addRequested(try AddRequested(json: data))
+        case "addApplied": return .addApplied(try Outcome(json: data))
+        case "addFailed": return .addFailed(try Outcome(json: data))
+        case "delRequested": return .delRequested(try DelRequested(json: data))
+        case "delApplied": return .delApplied(try Outcome(json: data))
+        case "delFailed": return .delFailed(try Outcome(json: data))
+        case "gcRequested": return .gcRequested(try GCRequested(json: data))
+        default: throw DecodeError("record.type", "unknown event type \"\(type)\"")
+        }
+    }
+}
+
+extension AttachmentKey {
+    public var json: JSON { .obj([("containerID", .string(containerID)), ("ifname", .string(ifname))]) }
+
+    public init(json: JSON, path: String) throws(DecodeError) {
+        let f = try Fields(json, path: path)
+        self.init(containerID: try f.string("containerID"), ifname: try f.string("ifname"))
+    }
+}
+
+extension PodRef {
+    public var json: JSON {
+        var b = ObjectBuilder()
+        b.set("namespace", namespace)
+        b.set("name", name)
+        b.set("uid", uid)
+        return b.json
+    }
+
+    public init(json: JSON, path: String) throws(DecodeError) {
+        let f = try Fields(json, path: path)
+        self.init(namespace: try f.string("namespace"), name: try f.string("name"), uid: try f.optString("uid"))
+    }
+}
+
+extension ProcessRef {
+    public var json: JSON { .obj([("pid", .int(pid)), ("start", .number(String(startTime)))]) }
+
+    public init(json: JSON, path: String) throws(DecodeError) {
+        let f = try Fields(json, path: path)
+        guard let start = try f.raw("start").uint64 else { throw DecodeError("\(path).start", "expected an integer") }
+        self.init(pid: Int32(truncatingIfNeeded: try f.int("pid")), startTime: start)
+    }
+}
+
+extension AddRequested {
+    public var json: JSON {
+        var b = ObjectBuilder()
+        b.set("key", key.json)
+        b.set("network", network)
+        b.set("netns", netns)
+        b.set("pod", pod?.json)
+        b.set("process", process.json)
+        b.set("plugin", plugin)
+        if !requestedIPs.isEmpty { b.set("requestedIPs", JSON.array(requestedIPs.map { .string($0.description) })) }
+        return b.json
+    }
+
+    public init(json: JSON) throws(DecodeError) {
+        let f = try Fields(json, path: "addRequested")
+        var ips: [IPAddress] = []
+        for v in try f.array("requestedIPs") {
+            guard let s = v.string, let ip = IPAddress(s) else { throw DecodeError("addRequested.requestedIPs", "invalid IP") }
+            ips.append(ip)
+        }
+        self.init(key: try AttachmentKey(json: try f.raw("key"), path: "addRequested.key"),
+                  network: try f.string("network"), netns: try f.string("netns"),
+                  pod: f.has("pod") ? try PodRef(json: try f.raw("pod"), path: "addRequested.pod") : nil,
+                  process: try ProcessRef(json: try f.raw("process"), path: "addRequested.process"),
+                  plugin: try f.raw("plugin"), requestedIPs: ips)
+    }
+}
+
+extension Outcome {
+    public var json: JSON {
+        var b = ObjectBuilder()
+        b.set("key", key.json)
+        b.set("cause", cause.rawValue)
+        b.set("code", code)
+        b.set("message", message)
+        b.setIfTrue("released", released)
+        b.set("result", result)
+        b.set("durationMs", durationMs)
+        return b.json
+    }
+
+    public init(json: JSON) throws(DecodeError) {
+        let f = try Fields(json, path: "outcome")
+        let causeText = try f.string("cause")
+        guard let cause = EventCause(rawValue: causeText) else { throw DecodeError("outcome.cause", "unknown cause \"\(causeText)\"") }
+        self.init(key: try AttachmentKey(json: try f.raw("key"), path: "outcome.key"), cause: cause,
+                  code: try f.optInt("code"), message: try f.optString("message"),
+                  released: try f.bool("released"), result: f.has("result") ? try f.raw("result") : nil,
+                  durationMs: try f.optInt("durationMs"))
+    }
+}
+
+extension DelRequested {
+    public var json: JSON {
+        .obj([("key", key.json), ("cause", .string(cause.rawValue)), ("process", process.json)])
+    }
+
+    public init(json: JSON) throws(DecodeError) {
+        let f = try Fields(json, path: "delRequested")
+        let causeText = try f.string("cause")
+        guard let cause = EventCause(rawValue: causeText) else { throw DecodeError("delRequested.cause", "unknown cause \"\(causeText)\"") }
+        self.init(key: try AttachmentKey(json: try f.raw("key"), path: "delRequested.key"), cause: cause,
+                  process: try ProcessRef(json: try f.raw("process"), path: "delRequested.process"))
+    }
+}
+
+extension GCRequested {
+    public var json: JSON {
+        .obj([("valid", .array(valid.map(\.json))), ("stale", .array(stale.map(\.json)))])
+    }
+
+    public init(json: JSON) throws(DecodeError) {
+        let f = try Fields(json, path: "gcRequested")
+        var valid: [AttachmentKey] = []
+        var stale: [AttachmentKey] = []
+        for v in try f.array("valid") { valid.append(try AttachmentKey(json: v, path: "gcRequested.valid")) }
+        for v in try f.array("stale") { stale.append(try AttachmentKey(json: v, path: "gcRequested.stale")) }
+        self.init(valid: valid, stale: stale)
+    }
+}

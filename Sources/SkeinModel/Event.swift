@@ -1,0 +1,181 @@
+// Journal events: past-tense facts. Everything a decision depends on — time, the requesting
+// process, the plugin config, delegate results, kernel facts — enters as event data, so that
+// replaying the journal reproduces the materialized state bit for bit.
+
+public struct AttachmentKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let containerID: String
+    public let ifname: String
+
+    public init(containerID: String, ifname: String) {
+        self.containerID = containerID
+        self.ifname = ifname
+    }
+
+    /// "cid/ifname": neither part may contain '/', so the encoding is unambiguous.
+    public var description: String { containerID + "/" + ifname }
+
+    public init?(encoded: String) {
+        guard let slash = encoded.firstIndex(of: "/") else { return nil }
+        containerID = String(encoded[..<slash])
+        ifname = String(encoded[encoded.index(after: slash)...])
+    }
+
+    public static func < (a: AttachmentKey, b: AttachmentKey) -> Bool { a.description < b.description }
+}
+
+/// The Kubernetes pod an attachment belongs to, from CNI_ARGS (absent outside Kubernetes).
+public struct PodRef: Hashable, Sendable {
+    public var namespace: String
+    public var name: String
+    public var uid: String?
+
+    public init(namespace: String, name: String, uid: String?) {
+        self.namespace = namespace
+        self.name = name
+        self.uid = uid
+    }
+}
+
+/// The process that requested an operation: how recovery tells a crashed operation from one that is
+/// still running in another process (the pid alone can be reused; its start time cannot).
+public struct ProcessRef: Hashable, Sendable {
+    public var pid: Int32
+    public var startTime: UInt64
+
+    public init(pid: Int32, startTime: UInt64) {
+        self.pid = pid
+        self.startTime = startTime
+    }
+}
+
+public enum EventCause: String, Sendable {
+    case request      // the runtime asked (ADD/DEL)
+    case rollback     // an ADD failed part-way and undid itself
+    case recovery     // a later operation found this one interrupted by a crash
+    case gc           // GC found the attachment outside the valid set
+}
+
+public struct AddRequested: Equatable, Sendable {
+    public var key: AttachmentKey
+    public var network: String
+    public var netns: String
+    public var pod: PodRef?
+    public var process: ProcessRef
+    /// The delegate plugin config, exactly as the plugin sees it (name and cniVersion injected).
+    public var plugin: JSON
+    public var requestedIPs: [IPAddress]
+
+    public init(key: AttachmentKey, network: String, netns: String, pod: PodRef?, process: ProcessRef,
+                plugin: JSON, requestedIPs: [IPAddress]) {
+        self.key = key
+        self.network = network
+        self.netns = netns
+        self.pod = pod
+        self.process = process
+        self.plugin = plugin
+        self.requestedIPs = requestedIPs
+    }
+}
+
+public struct Outcome: Equatable, Sendable {
+    public var key: AttachmentKey
+    public var cause: EventCause
+    /// CNI error code and message, for failures.
+    public var code: Int?
+    public var message: String?
+    /// For addFailed: whether every kernel object and address of the attachment was released.
+    public var released: Bool
+    /// For addApplied: the CNI result (1.1.0 shape) that was returned.
+    public var result: JSON?
+    /// Milliseconds from the request event to this outcome, for people reading the history.
+    public var durationMs: Int?
+
+    public init(key: AttachmentKey, cause: EventCause = .request, code: Int? = nil, message: String? = nil,
+                released: Bool = false, result: JSON? = nil, durationMs: Int? = nil) {
+        self.key = key
+        self.cause = cause
+        self.code = code
+        self.message = message
+        self.released = released
+        self.result = result
+        self.durationMs = durationMs
+    }
+}
+
+public struct DelRequested: Equatable, Sendable {
+    public var key: AttachmentKey
+    public var cause: EventCause
+    public var process: ProcessRef
+
+    public init(key: AttachmentKey, cause: EventCause, process: ProcessRef) {
+        self.key = key
+        self.cause = cause
+        self.process = process
+    }
+}
+
+public struct GCRequested: Equatable, Sendable {
+    public var valid: [AttachmentKey]
+    public var stale: [AttachmentKey]
+
+    public init(valid: [AttachmentKey], stale: [AttachmentKey]) {
+        self.valid = valid
+        self.stale = stale
+    }
+}
+
+public enum Event: Equatable, Sendable {
+    case addRequested(AddRequested)
+    case addApplied(Outcome)
+    case addFailed(Outcome)
+    case delRequested(DelRequested)
+    case delApplied(Outcome)
+    case delFailed(Outcome)
+    case gcRequested(GCRequested)
+
+    public var typeName: String {
+        switch self {
+        case .addRequested: return "addRequested"
+        case .addApplied: return "addApplied"
+        case .addFailed: return "addFailed"
+        case .delRequested: return "delRequested"
+        case .delApplied: return "delApplied"
+        case .delFailed: return "delFailed"
+        case .gcRequested: return "gcRequested"
+        }
+    }
+
+    public var key: AttachmentKey? {
+        switch self {
+        case .addRequested(let r): return r.key
+        case .addApplied(let o), .addFailed(let o), .delApplied(let o), .delFailed(let o): return o.key
+        case .delRequested(let d): return d.key
+        case .gcRequested: return nil
+        }
+    }
+}
+
+/// One journal record: the event plus its envelope. The record's hash is SHA-256 over its encoded
+/// bytes, and each record carries the hash of the one before it: changing or dropping any record
+/// breaks the chain at the next one (and the journal's head pointer catches the last).
+public struct EventRecord: Equatable, Sendable {
+    public static let schemaVersion = 1
+
+    public var seq: UInt64
+    public var schema: Int
+    /// Nanoseconds since the Unix epoch (CLOCK_REALTIME), recorded by the engine.
+    public var timeNs: Int64
+    /// Lowercase hex SHA-256 of the previous record's bytes; 64 zeros for the first record.
+    public var prev: String
+    public var event: Event
+
+    public init(seq: UInt64, schema: Int = EventRecord.schemaVersion, timeNs: Int64, prev: String, event: Event) {
+        self.seq = seq
+        self.schema = schema
+        self.timeNs = timeNs
+        self.prev = prev
+        self.event = event
+    }
+
+    public static let genesisHash = String(repeating: "0", count: 64)
+}

@@ -1,0 +1,137 @@
+import SkeinModel
+
+// The reducer: (state, event) → (row changes, decision). Pure and total: no I/O, no clock, no
+// randomness; everything it decides from is in the event or the state. The journal applies the
+// changes in the same transaction that appends the event; replay applies them to a MemoryState.
+// Model: swift-nio's state machines and TigerBeetle's state_machine — output is data.
+
+public enum Decision: Equatable, Sendable {
+    /// The event changed the state as intended.
+    case accepted
+    /// A request the state cannot honour (bad config, pool exhausted, interface already attached).
+    /// The engine records the matching failure outcome right after it.
+    case rejected(code: Int, message: String)
+    /// An outcome for an attachment that is not (or no longer) in the state: nothing to do.
+    case ignored(String)
+}
+
+public struct Reduction: Equatable, Sendable {
+    public var changes: [StateChange]
+    public var decision: Decision
+
+    public init(changes: [StateChange] = [], decision: Decision = .accepted) {
+        self.changes = changes
+        self.decision = decision
+    }
+
+    static func rejected(_ code: Int, _ message: String) -> Reduction {
+        Reduction(decision: .rejected(code: code, message: message))
+    }
+}
+
+public enum Reducer {
+    public static func reduce(_ record: EventRecord, state: some StateReader) -> Reduction {
+        do {
+            switch record.event {
+            case .addRequested(let r): return try addRequested(r, seq: record.seq, state: state)
+            case .addApplied(let o): return try addApplied(o, seq: record.seq, state: state)
+            case .addFailed(let o): return try addFailed(o, seq: record.seq, state: state)
+            case .delRequested(let d): return try delRequested(d, seq: record.seq, state: state)
+            case .delApplied(let o): return try release(o.key, state: state)
+            case .delFailed(let o): return try delFailed(o, seq: record.seq, state: state)
+            case .gcRequested: return Reduction()
+            }
+        } catch {
+            // A state row that does not decode is corruption: refuse to build on it.
+            return .rejected(5, "journal state is corrupt: \(error.description)")
+        }
+    }
+
+    static func addRequested(_ r: AddRequested, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
+        if let existing = try state.attachment(r.key) {
+            return .rejected(7, "interface \(r.key.ifname) of container \(r.key.containerID) is already attached "
+                + "to network \"\(existing.network)\" (\(existing.status.rawValue)); DEL it first")
+        }
+        let built: BuiltAttachment
+        switch Attachments.build(r, lookup: StateAllocationLookup(state: state)) {
+        case .success(let b): built = b
+        case .failure(let e): return .rejected(e.code, e.message)
+        }
+        var changes: [StateChange] = []
+        for a in built.addresses {
+            changes.append(.putAllocation(network: r.network, ip: a.address.address, holder: r.key))
+        }
+        for (set, ip) in built.cursors.sorted(by: { $0.key < $1.key }) {
+            changes.append(.putCursor(network: r.network, rangeSet: set, ip: ip))
+        }
+        let record = AttachmentRecord(
+            key: r.key, network: r.network, netns: r.netns, pluginType: built.pluginType, status: .adding,
+            pod: r.pod, process: r.process, spec: built.spec, addresses: built.addresses,
+            resultRoutes: built.resultRoutes, dns: built.dns, result: nil, requestSeq: seq, updatedSeq: seq,
+            lastError: nil)
+        changes.insert(.putAttachment(record), at: 0)
+        return Reduction(changes: changes)
+    }
+
+    static func addApplied(_ o: Outcome, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
+        guard var rec = try state.attachment(o.key), rec.status == .adding else {
+            return Reduction(decision: .ignored("no ADD in progress for \(o.key)"))
+        }
+        rec.status = .active
+        rec.result = o.result
+        rec.updatedSeq = seq
+        rec.lastError = nil
+        return Reduction(changes: [.putAttachment(rec)])
+    }
+
+    static func addFailed(_ o: Outcome, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
+        guard var rec = try state.attachment(o.key) else {
+            return Reduction(decision: .ignored("nothing held for \(o.key)"))
+        }
+        if o.released { return try release(o.key, state: state) }
+        // Not everything could be undone: keep holding it all so that DEL (or GC) finishes the job.
+        rec.status = .failed
+        rec.updatedSeq = seq
+        rec.lastError = o.message
+        return Reduction(changes: [.putAttachment(rec)])
+    }
+
+    static func delRequested(_ d: DelRequested, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
+        guard var rec = try state.attachment(d.key) else {
+            return Reduction(decision: .ignored("nothing held for \(d.key)"))
+        }
+        rec.status = .deleting
+        rec.process = d.process
+        rec.updatedSeq = seq
+        return Reduction(changes: [.putAttachment(rec)])
+    }
+
+    static func delFailed(_ o: Outcome, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
+        guard var rec = try state.attachment(o.key) else {
+            return Reduction(decision: .ignored("nothing held for \(o.key)"))
+        }
+        rec.updatedSeq = seq
+        rec.lastError = o.message
+        return Reduction(changes: [.putAttachment(rec)])
+    }
+
+    /// Drops the attachment and every address it holds. Cursors stay: host-local keeps going
+    /// round robin after a release rather than handing the same address straight back.
+    static func release(_ key: AttachmentKey, state: some StateReader) throws(DecodeError) -> Reduction {
+        guard let rec = try state.attachment(key) else {
+            return Reduction(decision: .ignored("nothing held for \(key)"))
+        }
+        var changes: [StateChange] = [.deleteAttachment(key)]
+        for a in rec.addresses where state.allocationHolder(network: rec.network, ip: a.address.address) == key {
+            changes.append(.deleteAllocation(network: rec.network, ip: a.address.address))
+        }
+        return Reduction(changes: changes)
+    }
+}
+
+/// host-local's view of the state tables.
+struct StateAllocationLookup<S: StateReader>: AllocationLookup {
+    let state: S
+    func isAllocated(network: String, ip: IPAddress) -> Bool { state.allocationHolder(network: network, ip: ip) != nil }
+    func lastReserved(network: String, rangeSet: Int) -> IPAddress? { state.cursor(network: network, rangeSet: rangeSet) }
+}
