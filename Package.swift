@@ -42,6 +42,7 @@ let package = Package(
         .testTarget(name: "SkeinReducerTests", dependencies: ["SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinJournalTests", dependencies: ["SkeinJournal", "SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinNetlinkTests", dependencies: ["SkeinNetlink"]),
+        .testTarget(name: "SkeinExecutorTests", dependencies: ["SkeinExecutor", "SkeinNetlink", "SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinIntegrationTests", dependencies: ["SkeinModel"]),
     ]
 )

@@ -60,8 +60,12 @@ public final class Journal {
     /// left by the previous one) and read the state. It must do nothing else: no netlink, no I/O —
     /// the body can be re-run when the map grows. Durable (fsync) unless `sync` is false.
     public func transact<T>(sync: Bool = true, _ body: (JournalWriter) throws -> T) throws -> T {
+        try transact(durability: sync ? .full : .none, body)
+    }
+
+    public func transact<T>(durability: LMDBDurability, _ body: (JournalWriter) throws -> T) throws -> T {
         do {
-            return try env.write(sync: sync) { txn in
+            return try env.write(durability: durability) { txn in
                 let writer = try JournalWriter(journal: self, txn: txn, timeNs: Clock.realtimeNs())
                 let value = try body(writer)
                 try writer.finish()
@@ -75,7 +79,12 @@ public final class Journal {
     /// Appends events in one durable transaction and returns each record with the reducer's decision.
     @discardableResult
     public func append(_ events: [Event], sync: Bool = true) throws -> [(record: EventRecord, decision: Decision)] {
-        try transact(sync: sync) { w in try events.map { try w.append($0) } }
+        try append(events, durability: sync ? .full : .none)
+    }
+
+    @discardableResult
+    public func append(_ events: [Event], durability: LMDBDurability) throws -> [(record: EventRecord, decision: Decision)] {
+        try transact(durability: durability) { w in try events.map { try w.append($0) } }
     }
 
     public func read<T>(_ body: (JournalReader) throws -> T) throws -> T {

@@ -1,0 +1,127 @@
+import Glibc
+import SkeinExecutor
+import SkeinJournal
+import SkeinModel
+import SkeinReducer
+
+// The engine: parse → validate → journal the request (durable) → plan → apply → journal the outcome
+// → answer. It is the only place that maps module errors to CNI codes.
+
+public struct EngineOutput {
+    public var stdout: [UInt8]
+    public var exitCode: Int32
+}
+
+/// Plugin-specific CNI error codes (100+), documented in README.md.
+public enum SkeinCode {
+    /// The kernel refused a netlink operation (details carry the errno text).
+    public static let kernel = 100
+    /// The address pool cannot serve the request (exhausted, or the requested address is held).
+    public static let pool = 101
+    /// The journal could not be opened, read or written.
+    public static let journal = 102
+}
+
+public enum Engine {
+    public static func run(env: [String: String], stdin: [UInt8]) -> EngineOutput {
+        var version = CNIVersion.latest
+        do throws(CNIError) {
+            // VERSION must answer even with an empty or version-less stdin.
+            if env["CNI_COMMAND"] == "VERSION" {
+                let requested = (try? JSON.parse(stdin))?["cniVersion"]?.string
+                return EngineOutput(stdout: CNIVersion.versionResult(requested: requested).serializedBytes() + [10], exitCode: 0)
+            }
+            let request = try CNIRequest.parse(env: env, stdin: stdin)
+            version = request.cniVersion
+            let config = try SkeinConfig.parse(request.config)
+            let ctx = try Context(request: request, config: config, env: env)
+            let result = try dispatch(ctx)
+            let out = result.map { $0.serializedBytes() + [10] } ?? []
+            return EngineOutput(stdout: out, exitCode: 0)
+        } catch {
+            return EngineOutput(stdout: error.json(version: version).serializedBytes() + [10], exitCode: 1)
+        }
+    }
+
+    static func dispatch(_ ctx: Context) throws(CNIError) -> JSON? {
+        switch ctx.request.command {
+        case .add: return try AddOperation(ctx).run()
+        case .del: try DelOperation(ctx).run(); return nil
+        case .check: try CheckOperation(ctx).run(); return nil
+        case .gc: try GCOperation(ctx).run(); return nil
+        case .status: try status(ctx); return nil
+        case .version: return CNIVersion.versionResult(requested: ctx.request.cniVersion)
+        }
+    }
+
+    /// STATUS: 0 when the journal is writable (an empty write transaction commits), 50 otherwise.
+    static func status(_ ctx: Context) throws(CNIError) {
+        do {
+            let journal = try Journal(stateDir: ctx.stateDir)
+            try journal.transact(sync: false) { _ in }
+        } catch {
+            throw CNIError.notAvailable("skein cannot write its journal in \(ctx.stateDir)", details: "\(error)")
+        }
+    }
+}
+
+/// Everything one invocation knows, validated once.
+struct Context {
+    let request: CNIRequest
+    let config: SkeinConfig
+    let stateDir: String
+    let failpoints: Failpoints
+    let process: ProcessRef
+
+    init(request: CNIRequest, config: SkeinConfig, env: [String: String]) throws(CNIError) {
+        self.request = request
+        self.config = config
+        if let override = env["SKEIN_STATE_DIR"], !override.isEmpty {
+            guard override.hasPrefix("/"), !override.split(separator: "/").contains("..") else {
+                throw CNIError.invalidEnvironment("SKEIN_STATE_DIR must be an absolute path without \"..\": \(override)")
+            }
+            stateDir = override
+        } else {
+            stateDir = config.stateDir
+        }
+        failpoints = Failpoints(env["SKEIN_FAILPOINT"])
+        process = ProcessIdentity.current()
+    }
+
+    var key: AttachmentKey {
+        AttachmentKey(containerID: request.containerID?.value ?? "", ifname: request.ifname?.value ?? "")
+    }
+
+    var pod: PodRef? {
+        guard let ns = request.arg("K8S_POD_NAMESPACE"), let name = request.arg("K8S_POD_NAME") else { return nil }
+        return PodRef(namespace: ns, name: name, uid: request.arg("K8S_POD_UID"))
+    }
+
+    /// The delegate attached as CNI_IFNAME. For now: the first delegate, a single plugin.
+    func primaryDelegate() throws(CNIError) -> (network: String, plugin: JSON) {
+        guard let d = config.delegates.first else { throw CNIError.invalidConfig("\"delegates\" is empty") }
+        guard d.plugins.count == 1, let plugin = d.plugins.first else {
+            throw CNIError.unsupportedField("delegate \"\(d.name)\" chains \(d.plugins.count) plugins; chaining is not supported yet")
+        }
+        return (d.name, plugin)
+    }
+
+    /// The network names this config's delegates attach (GC only touches these).
+    var networks: Set<String> { Set(config.delegates.map(\.name)) }
+
+    func openJournal() throws(CNIError) -> Journal {
+        do { return try Journal(stateDir: stateDir) } catch {
+            throw CNIError(code: SkeinCode.journal, msg: "cannot open the journal in \(stateDir)", details: "\(error)")
+        }
+    }
+}
+
+func journalError(_ error: Error) -> CNIError {
+    if let e = error as? CNIError { return e }
+    return CNIError(code: SkeinCode.journal, msg: "journal write failed", details: "\(error)")
+}
+
+func kernelError(_ error: Error, _ what: String) -> CNIError {
+    if let e = error as? CNIError { return e }
+    return CNIError(code: SkeinCode.kernel, msg: "\(what): \(error)")
+}

@@ -1,0 +1,118 @@
+// The only code that changes the kernel. It observes just the links a spec names, and applies a
+// planner's operations: host-namespace operations on the calling thread's netlink socket,
+// container-namespace operations on a dedicated thread that entered the container's netns (never
+// setns on a thread we do not own), one such thread per contiguous run of container operations.
+
+import Glibc
+import SkeinModel
+import SkeinNetlink
+import SkeinReducer
+
+/// The executor's one error type. `errno` is the kernel's (or libc's) errno, so callers can tell
+/// EEXIST from ENODEV without reading `message`; `op` is the plan operation as iproute2 text.
+public struct ExecutorError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let op: String
+    public let errno: Int32
+    public let message: String
+
+    public init(op: String, errno: Int32, message: String) {
+        self.op = op
+        self.errno = errno
+        self.message = message
+    }
+
+    init(_ error: Error, op: String) {
+        if let e = error as? ExecutorError {
+            self = e
+        } else if let e = error as? NetlinkError {
+            self.init(op: op, errno: e.errno, message: e.description)
+        } else {
+            self.init(op: op, errno: EIO, message: "\(error)")
+        }
+    }
+
+    public var description: String { "\(op): \(message)" }
+}
+
+public final class Executor {
+    /// nil when no path was given or the namespace is gone (DEL must still go on).
+    let containerNS: NetNS?
+    /// Bound to the namespace of the thread that created the executor.
+    let host: NetlinkHandle
+    /// ifindex by link name, per namespace: filled as links are observed or first used, dropped
+    /// when a link is created or deleted, so each link is resolved once per executor, not per op.
+    var indexes: [NamespaceRef: [String: Int32]] = [.host: [:], .container: [:]]
+
+    public var containerNamespaceExists: Bool { containerNS != nil }
+
+    /// A missing `containerNetNS` path is not an error (DEL on a torn-down sandbox); a path that
+    /// exists and is not a network namespace is (EINVAL): acting on it would be acting blind.
+    public init(containerNetNS: String?) throws {
+        do {
+            host = try NetlinkHandle()
+        } catch {
+            throw ExecutorError(error, op: "netlink socket")
+        }
+        guard let path = containerNetNS, !path.isEmpty else {
+            containerNS = nil
+            return
+        }
+        do {
+            containerNS = try NetNS.open(path: path)
+        } catch let e as NetlinkError where e.errno == ENOENT {
+            containerNS = nil
+        } catch {
+            // NetNS.open already says EINVAL for "exists but is not a network namespace".
+            throw ExecutorError(error, op: "open netns \(path)")
+        }
+    }
+
+    /// Applies `ops` in order, stopping at the first failure. `failpoint("after-op-i")` runs after
+    /// op i succeeded, on whichever thread ran it, so crash tests can stop between any two ops.
+    public func apply(_ ops: [PlanOp], failpoint: (String) -> Void = { _ in }) throws {
+        var start = 0
+        while start < ops.count {
+            let ns = ops[start].namespace
+            var end = start + 1
+            while end < ops.count && ops[end].namespace == ns { end += 1 }
+            let run = start..<end
+            if ns == .host {
+                try perform(ops, run, on: host, in: .host, failpoint: failpoint)
+            } else {
+                guard let containerNS else {
+                    throw ExecutorError(op: ops[start].description, errno: ENOENT,
+                                        message: "container network namespace does not exist")
+                }
+                do {
+                    try withNetNS(containerNS) { handle in
+                        try perform(ops, run, on: handle, in: .container, failpoint: failpoint)
+                    }
+                } catch {
+                    throw ExecutorError(error, op: ops[start].description)
+                }
+            }
+            start = end
+        }
+    }
+
+    private func perform(_ ops: [PlanOp], _ run: Range<Int>, on handle: NetlinkHandle, in ns: NamespaceRef,
+                         failpoint: (String) -> Void) throws {
+        for i in run {
+            do {
+                try perform(ops[i], on: handle, in: ns)
+            } catch {
+                throw ExecutorError(error, op: ops[i].description)
+            }
+            failpoint("after-op-\(i)")
+        }
+    }
+
+    /// The bridge's MAC for the CNI result's interface list; nil if there is no such link.
+    public func bridgeMAC(_ name: String) throws -> MACAddress? {
+        do {
+            return try host.linkGet(name: name).flatMap { MACAddress(bytes: $0.mac) }
+        } catch {
+            throw ExecutorError(error, op: "ip link show \(name)")
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Glibc
+
+public enum AddressFamily: Sendable, Equatable {
+    case v4, v6
+
+    var af: Int32 { self == .v4 ? AF_INET : AF_INET6 }
+    var byteCount: Int { self == .v4 ? 4 : 16 }
+    var maxPrefix: UInt8 { self == .v4 ? 32 : 128 }
+
+    init?(af: Int32) {
+        switch af {
+        case AF_INET: self = .v4
+        case AF_INET6: self = .v6
+        default: return nil
+        }
+    }
+}
+
+public struct Link: Sendable, Equatable {
+    public var index: Int32
+    public var name: String
+    public var mac: [UInt8]
+    public var mtu: UInt32
+    /// IFF_UP (administrative state, not carrier).
+    public var isUp: Bool
+    /// IFLA_INFO_KIND: "bridge", "veth", ...; nil for physical devices and lo.
+    public var kind: String?
+    public var masterIndex: Int32?
+    public var promisc: Bool
+
+    public init(index: Int32, name: String, mac: [UInt8], mtu: UInt32, isUp: Bool,
+                kind: String?, masterIndex: Int32?, promisc: Bool) {
+        self.index = index
+        self.name = name
+        self.mac = mac
+        self.mtu = mtu
+        self.isUp = isUp
+        self.kind = kind
+        self.masterIndex = masterIndex
+        self.promisc = promisc
+    }
+}
+
+public struct Address: Sendable, Equatable {
+    public var family: AddressFamily
+    public var bytes: [UInt8]
+    public var prefixLength: UInt8
+
+    public init(family: AddressFamily, bytes: [UInt8], prefixLength: UInt8) {
+        self.family = family
+        self.bytes = bytes
+        self.prefixLength = prefixLength
+    }
+}
+
+public struct RouteSpec: Sendable, Equatable {
+    public var family: AddressFamily
+    /// Canonical default route: `dst == []` and `dstPrefixLength == 0` (the initializer
+    /// folds an all-zero dst with prefix 0 into this, so specs compare equal).
+    public var dst: [UInt8]
+    public var dstPrefixLength: UInt8
+    public var gateway: [UInt8]?
+    public var oif: Int32?
+    /// nil = main table (254).
+    public var table: UInt32?
+    public var priority: UInt32?
+    public var scope: UInt8?
+    public var mtu: UInt32?
+
+    public init(family: AddressFamily, dst: [UInt8] = [], dstPrefixLength: UInt8 = 0,
+                gateway: [UInt8]? = nil, oif: Int32? = nil, table: UInt32? = nil,
+                priority: UInt32? = nil, scope: UInt8? = nil, mtu: UInt32? = nil) {
+        self.family = family
+        self.dst = (dstPrefixLength == 0 && dst.allSatisfy { $0 == 0 }) ? [] : dst
+        self.dstPrefixLength = dstPrefixLength
+        self.gateway = gateway
+        self.oif = oif
+        self.table = table
+        self.priority = priority
+        self.scope = scope
+        self.mtu = mtu
+    }
+
+    public var isDefault: Bool { dstPrefixLength == 0 && dst.allSatisfy { $0 == 0 } }
+}

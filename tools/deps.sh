@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs what building and testing Skein needs on Debian 12, if it is missing. Idempotent.
+set -euo pipefail
+pkgs=(liblmdb-dev lmdb-utils libnl-route-3-dev libnl-3-dev containernetworking-plugins iproute2 iputils-ping jq procps)
+missing=()
+for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
+command -v swift >/dev/null || { echo "deps: no Swift toolchain (expected /opt/swift)" >&2; exit 1; }
