@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# Release build of both executables. `skein` is a static executable: start-up is paid on every CNI call.
+# Release build of both executables, as shipped.
+#
+# `skein` is exec'ed on every pod start, so start-up and peak RSS are features:
+#  - static executable: no dynamic loader, no relocations (≈ C start-up);
+#  - -function-sections + lld --symbol-ordering-file=tools/skein.order: the functions a CNI call
+#    actually runs are laid out together, so the kernel's fault-around maps far fewer text pages
+#    (peak RSS of an ADD 5.8 MB -> 4.4 MB). tools/gen-order.sh regenerates the order file; stale
+#    names in it are harmless (ignored), new code is merely left unordered.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
-swift build -c release -Xswiftc -static-executable --product skein
-swift build -c release -Xswiftc -static-executable --product skein-journal
+flags=(-c release
+       -Xswiftc -static-executable
+       -Xswiftc -Xfrontend -Xswiftc -function-sections
+       -Xswiftc -use-ld=lld
+       -Xlinker --symbol-ordering-file="$PWD/tools/skein.order" -Xlinker --no-warn-symbol-ordering)
+swift build "${flags[@]}" --product skein
+swift build "${flags[@]}" --product skein-journal
 bin=$(swift build -c release --show-bin-path)
 ls -l "$bin/skein" "$bin/skein-journal" >&2

@@ -110,8 +110,10 @@ private func observe(_ sb: Sandbox, badNetns: String) -> World {
         prefixedLinks: linkNames(ip("-o", "link", "show", check: false)).filter { $0.hasPrefix(sb.prefix) })
 }
 
-/// Checks that stdout is exactly one CNI error object with the expected code.
-private func expectError(_ r: ProcessResult, code: Int, msgContains: String?, _ label: String) {
+/// Checks that stdout is exactly one CNI error object with the expected code, and — when the
+/// config on stdin was valid — that the error speaks the config's cniVersion (spec "Error": "cniVersion:
+/// the same value as provided by the configuration"; README: errors come back in the config's version).
+private func expectError(_ r: ProcessResult, code: Int, msgContains: String?, configVersion: String? = nil, _ label: String) {
     #expect(r.status != 0, "\(label): exit status \(r.status), want non-zero; stdout \(r.stdout)")
     guard let obj = (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))) as? [String: Any] else {
         Issue.record("\(label): stdout is not one JSON object: \(r.stdout.prefix(500))")
@@ -123,6 +125,10 @@ private func expectError(_ r: ProcessResult, code: Int, msgContains: String?, _ 
     #expect(got == code, "\(label): code \(got.map(String.init) ?? "-"), want \(code): \(r.stdout)")
     let msg = obj["msg"] as? String ?? ""
     #expect(!msg.isEmpty, "\(label): empty msg")
+    if let configVersion {
+        #expect(obj["cniVersion"] as? String == configVersion,
+                "\(label): error cniVersion \(obj["cniVersion"] ?? "-"), the config says \(configVersion): \(r.stdout)")
+    }
     if let msgContains {
         let text = msg + " " + (obj["details"] as? String ?? "")
         #expect(text.contains(msgContains), "\(label): msg/details do not name \(msgContains): \(r.stdout)")
@@ -300,7 +306,9 @@ struct BadInputTests {
 
         let (env, stdin) = bad.input(ctx)
         let r = runRaw(Env.skeinBin, env: env, stdin: stdin)
-        expectError(r, code: bad.code, msgContains: bad.msgContains, bad.name)
+        // Only the environment is bad when stdin is the baseline's (valid, 1.0.0) config.
+        let validConfig = stdin == Array(config.utf8)
+        expectError(r, code: bad.code, msgContains: bad.msgContains, configVersion: validConfig ? "1.0.0" : nil, bad.name)
 
         let after = observe(sb, badNetns: badNS)
         #expect(after.state == before.state, "\(bad.name): journal state changed:\n before \(before.state)\n after  \(after.state)")
@@ -346,7 +354,7 @@ struct BadInputTests {
 
         let before = observe(sb, badNetns: ns2)
         let second = cni("ADD", sb, container: "two-\(sb.prefix)", netns: ns2, config: config)
-        expectError(second, code: 101, msgContains: nil, "exhausted pool")
+        expectError(second, code: 101, msgContains: nil, configVersion: "1.0.0", "exhausted pool")
         let after = observe(sb, badNetns: ns2)
         #expect(after.state == before.state, "state changed:\n before \(before.state)\n after  \(after.state)")
         #expect(after.events == before.events + 2, "\(after.events - before.events) new events, want 2 (addRequested + addFailed)")
