@@ -39,6 +39,12 @@ public enum Engine {
             let out = result.map { $0.serializedBytes() + [10] } ?? []
             return EngineOutput(stdout: out, exitCode: 0)
         } catch {
+            // Errors found before the config was decoded (a bad environment) still answer in the
+            // config's version when it has a supported one; only this failure path parses twice.
+            if version == CNIVersion.latest, let v = (try? JSON.parse(stdin))?["cniVersion"]?.string,
+               CNIVersion.supported.contains(v) {
+                version = v
+            }
             return EngineOutput(stdout: error.json(version: version).serializedBytes() + [10], exitCode: 1)
         }
     }

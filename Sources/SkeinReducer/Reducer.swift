@@ -85,8 +85,10 @@ public enum Reducer {
     }
 
     static func addFailed(_ o: Outcome, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
-        guard var rec = try state.attachment(o.key) else {
-            return Reduction(decision: .ignored("nothing held for \(o.key)"))
+        // Only an ADD in progress can fail. A refused request (say, a second ADD of an attachment
+        // that is already active) records addFailed too, and must not touch the existing row.
+        guard var rec = try state.attachment(o.key), rec.status == .adding else {
+            return Reduction(decision: .ignored("no ADD in progress for \(o.key)"))
         }
         if o.released { return try release(o.key, state: state) }
         // Not everything could be undone: keep holding it all so that DEL (or GC) finishes the job.

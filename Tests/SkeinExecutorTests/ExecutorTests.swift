@@ -141,13 +141,13 @@ struct ExecutorTests {
         let (plan, ms, after, second, bridgeMAC) = try box.onHost {
             () -> ([PlanOp], Double, Observation, [PlanOp], MACAddress?) in
             let ex = try Executor(containerNetNS: box.podPath)
-            let plan = Planner.planTeardown(desired: f.spec, observed: try ex.observe(f.spec))
+            let plan = Planner.planTeardown(desired: f.spec, observed: try ex.observeHostEnds(f.spec))
             let ms = try milliseconds { try ex.apply(plan) }
             let after = try ex.observe(f.spec)
             return (plan, ms, after, Planner.planTeardown(desired: f.spec, observed: after), try ex.bridgeMAC(f.bridge))
         }
         print("executor: teardown apply \(plan.count) ops in \(ms) ms")
-        #expect(plan == [.linkDelete(.container, "eth0")])
+        #expect(plan == [.linkDelete(.host, f.hostVeth)], "teardown deletes the host end: it takes the container end with it")
         #expect(after.links.map(\.name) == [f.bridge], "the bridge stays, both veth ends are gone")
         #expect(second == [])
         #expect(bridgeMAC != nil)
