@@ -22,17 +22,23 @@ struct AddOperation {
         } catch {
             throw CNIError.invalidConfig(error.message)
         }
+        Trace.mark("netns")
         let journal = try ctx.openJournal()
+        Trace.mark("journal-open")
         try Recovery(ctx: ctx, journal: journal).settle(ctx.key)
+        Trace.mark("settle")
         let start = Clock.monotonicNs()
         let request = AddRequested(key: ctx.key, network: network, netns: netns, pod: ctx.pod, process: ctx.process,
                                    plugin: plugin, requestedIPs: requested)
         let record = try journalRequest(journal, request)
+        Trace.mark("request-commit")
         ctx.failpoints.hit("add-after-request")
         do {
             let observed = try executor.observe(record.spec)
+            Trace.mark("observe")
             let ops = try Planner.planAdd(desired: record.spec, observed: observed)
             try executor.apply(ops, failpoint: ctx.failpoints.ops("add"))
+            Trace.mark("apply")
         } catch {
             let cniError = (error as? PlanError).map { CNIError(code: SkeinCode.kernel, msg: "\($0)") }
                 ?? kernelError(error, "ADD \(ctx.key) on network \"\(network)\" failed")
@@ -50,6 +56,7 @@ struct AddOperation {
             rollback(journal, executor, record, e, start)
             throw e
         }
+        Trace.mark("outcome-commit")
         ctx.failpoints.hit("add-after-outcome")
         return result.json(version: ctx.request.cniVersion)
     }

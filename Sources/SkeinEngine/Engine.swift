@@ -24,6 +24,8 @@ public enum SkeinCode {
 
 public enum Engine {
     public static func run(env: [String: String], stdin: [UInt8]) -> EngineOutput {
+        Trace.start(env)
+        defer { Trace.flush() }
         var version = CNIVersion.latest
         do throws(CNIError) {
             // VERSION must answer even with an empty or version-less stdin.
@@ -34,6 +36,7 @@ public enum Engine {
             let request = try CNIRequest.parse(env: env, stdin: stdin)
             version = request.cniVersion
             let config = try SkeinConfig.parse(request.config)
+            Trace.mark("parse")
             let ctx = try Context(request: request, config: config, env: env)
             let result = try dispatch(ctx)
             let out = result.map { $0.serializedBytes() + [10] } ?? []

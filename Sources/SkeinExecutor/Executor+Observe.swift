@@ -18,7 +18,8 @@ extension Executor {
             let wantsContainer = spec.links.contains { $0.namespace == .container }
                 || spec.sysctls.contains { $0.namespace == .container }
             if let containerNS, wantsContainer {
-                let part = try withNetNS(containerNS) { h in try observe(spec, .container, on: h) }
+                _ = containerNS
+                let part = try observe(spec, .container, on: try containerHandle())
                 observation.links += part.links
                 observation.containerRoutes = part.routes
                 observation.sysctls += part.sysctls
@@ -81,7 +82,9 @@ extension Executor {
         }
         for s in spec.sysctls where s.namespace == ns {
             // Unreadable (e.g. a per-interface key before the interface exists) = not observed.
-            if let value = try? sysctlRead(s.key) {
+            let read = { try? sysctlRead(s.key) }
+            let value = ns == .container ? containerNS.flatMap { n in (try? withNetNS(n) { _ in read() }) ?? nil } : read()
+            if let value {
                 part.sysctls.append(SysctlSpec(key: s.key, value: value, namespace: ns))
             }
         }

@@ -41,8 +41,12 @@ extension Executor {
         case .routeAdd(_, let name, let route):
             _ = try h.routeAdd(Self.netlinkRoute(route, oif: index(name, ns, h)))
         case .sysctl(let s):
-            // Runs on the thread of the sysctl's namespace: /proc/sys/net follows the thread's netns.
-            try sysctlWrite(s.key, s.value)
+            // /proc/sys/net follows the writing thread's netns: a container key needs a thread there.
+            if s.namespace == .container, let containerNS {
+                try withNetNS(containerNS) { _ in try sysctlWrite(s.key, s.value) }
+            } else {
+                try sysctlWrite(s.key, s.value)
+            }
         case .linkDelete(_, let name):
             _ = try h.linkDelete(name: name)
             // Deleting a veth end takes its peer along, maybe in the other namespace: forget all.

@@ -43,6 +43,9 @@ public final class Executor {
     /// when a link is created or deleted, so each link is resolved once per executor, not per op.
     var indexes: [NamespaceRef: [String: Int32]] = [.host: [:], .container: [:]]
 
+    /// See containerHandle().
+    var containerSocket: NetlinkHandle?
+
     public var containerNamespaceExists: Bool { containerNS != nil }
 
     /// A missing `containerNetNS` path is not an error (DEL on a torn-down sandbox); a path that
@@ -79,17 +82,11 @@ public final class Executor {
             if ns == .host {
                 try perform(ops, run, on: host, in: .host, failpoint: failpoint)
             } else {
-                guard let containerNS else {
-                    throw ExecutorError(op: ops[start].description, errno: ENOENT,
-                                        message: "container network namespace does not exist")
-                }
-                do {
-                    try withNetNS(containerNS) { handle in
-                        try perform(ops, run, on: handle, in: .container, failpoint: failpoint)
-                    }
-                } catch {
+                let handle: NetlinkHandle
+                do { handle = try containerHandle() } catch {
                     throw ExecutorError(error, op: ops[start].description)
                 }
+                try perform(ops, run, on: handle, in: .container, failpoint: failpoint)
             }
             start = end
         }
@@ -105,6 +102,21 @@ public final class Executor {
             }
             failpoint("after-op-\(i)")
         }
+    }
+
+    /// The container's netlink socket: opened once, on a short-lived thread that entered the netns
+    /// (the socket stays bound to that netns for its life), then used from this thread like the
+    /// host's. One thread per operation instead of one per batch of container ops. Only netlink
+    /// goes through it: /proc/sys writes for the container would still need a thread in the netns.
+    func containerHandle() throws -> NetlinkHandle {
+        if let cached = containerSocket { return cached }
+        guard let containerNS else {
+            throw ExecutorError(op: "open container netlink socket", errno: ENOENT,
+                                message: "container network namespace does not exist")
+        }
+        let handle = try withNetNS(containerNS) { _ in try NetlinkHandle() }
+        containerSocket = handle
+        return handle
     }
 
     /// The bridge's MAC for the CNI result's interface list; nil if there is no such link.
