@@ -49,7 +49,7 @@ struct AddOperation {
         let result = ResultBuilder.result(record, bridgeMAC: try? executor.bridgeMAC(bridgeName(record.spec)))
         let full = result.json(version: CNIVersion.latest)
         do {
-            try journal.append([.addApplied(Outcome(key: ctx.key, result: full, durationMs: elapsedMs(start)))], durability: .metaDeferred)
+            try journal.append([.addApplied(Outcome(key: ctx.key, requestSeq: record.requestSeq, result: full, durationMs: elapsedMs(start)))], durability: .metaDeferred)
         } catch {
             // The kernel has it but the journal does not say so: undo, so nothing is held unrecorded.
             let e = journalError(error)
@@ -78,9 +78,10 @@ struct AddOperation {
         let outcome: Result<AttachmentRecord, CNIError>
         do {
             outcome = try journal.transact { w -> Result<AttachmentRecord, CNIError> in
-                let (_, decision) = try w.append(.addRequested(request))
+                let (requested, decision) = try w.append(.addRequested(request))
                 if case .rejected(let code, let message) = decision {
-                    _ = try w.append(.addFailed(Outcome(key: request.key, code: code, message: message, released: true)))
+                    _ = try w.append(.addFailed(Outcome(key: request.key, requestSeq: requested.seq, code: code,
+                                                        message: message, released: true)))
                     return .failure(CNIError(code: code, msg: message))
                 }
                 guard let rec = try w.attachment(request.key) else {
@@ -104,7 +105,8 @@ struct AddOperation {
             released = false
             message += "; rollback failed: \(error)"
         }
-        _ = try? journal.append([.addFailed(Outcome(key: record.key, cause: .request, code: error.code, message: message,
+        _ = try? journal.append([.addFailed(Outcome(key: record.key, requestSeq: record.requestSeq, cause: .request,
+                                                    code: error.code, message: message,
                                                     released: released, durationMs: elapsedMs(start)))], durability: .metaDeferred)
     }
 

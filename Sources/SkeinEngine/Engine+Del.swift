@@ -102,6 +102,7 @@ struct Recovery {
         }
         guard rec.status == .adding else { return }
         let msg = "interrupted: process \(rec.process.pid) died before recording the outcome of its ADD"
-        _ = try w.append(.addFailed(Outcome(key: rec.key, cause: .recovery, code: SkeinCode.kernel, message: msg, released: false)))
+        _ = try w.append(.addFailed(Outcome(key: rec.key, requestSeq: rec.requestSeq, cause: .recovery,
+                                            code: SkeinCode.kernel, message: msg, released: false)))
     }
 }

@@ -122,6 +122,7 @@ extension Outcome {
     public var json: JSON {
         var b = ObjectBuilder()
         b.set("key", key.json)
+        b.set("requestSeq", requestSeq.map { JSON.number(String($0)) })
         b.set("cause", cause.rawValue)
         b.set("code", code)
         b.set("message", message)
@@ -135,7 +136,12 @@ extension Outcome {
         let f = try Fields(json, path: "outcome")
         let causeText = try f.string("cause")
         guard let cause = EventCause(rawValue: causeText) else { throw DecodeError("outcome.cause", "unknown cause \"\(causeText)\"") }
-        self.init(key: try AttachmentKey(json: try f.raw("key"), path: "outcome.key"), cause: cause,
+        var requestSeq: UInt64?
+        if f.has("requestSeq") {
+            guard let v = try f.raw("requestSeq").uint64 else { throw DecodeError("outcome.requestSeq", "expected an unsigned integer") }
+            requestSeq = v
+        }
+        self.init(key: try AttachmentKey(json: try f.raw("key"), path: "outcome.key"), requestSeq: requestSeq, cause: cause,
                   code: try f.optInt("code"), message: try f.optString("message"),
                   released: try f.bool("released"), result: f.has("result") ? try f.raw("result") : nil,
                   durationMs: try f.optInt("durationMs"))

@@ -79,6 +79,9 @@ public struct AddRequested: Equatable, Sendable {
 
 public struct Outcome: Equatable, Sendable {
     public var key: AttachmentKey
+    /// For ADD outcomes: the seq of the addRequested this answers. An outcome for another request
+    /// (a refused duplicate ADD, say) must never touch the attachment row of this one.
+    public var requestSeq: UInt64?
     public var cause: EventCause
     /// CNI error code and message, for failures.
     public var code: Int?
@@ -90,9 +93,10 @@ public struct Outcome: Equatable, Sendable {
     /// Milliseconds from the request event to this outcome, for people reading the history.
     public var durationMs: Int?
 
-    public init(key: AttachmentKey, cause: EventCause = .request, code: Int? = nil, message: String? = nil,
-                released: Bool = false, result: JSON? = nil, durationMs: Int? = nil) {
+    public init(key: AttachmentKey, requestSeq: UInt64? = nil, cause: EventCause = .request, code: Int? = nil,
+                message: String? = nil, released: Bool = false, result: JSON? = nil, durationMs: Int? = nil) {
         self.key = key
+        self.requestSeq = requestSeq
         self.cause = cause
         self.code = code
         self.message = message

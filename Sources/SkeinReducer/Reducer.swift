@@ -37,7 +37,7 @@ public enum Reducer {
             case .addApplied(let o): return try addApplied(o, seq: record.seq, state: state)
             case .addFailed(let o): return try addFailed(o, seq: record.seq, state: state)
             case .delRequested(let d): return try delRequested(d, seq: record.seq, state: state)
-            case .delApplied(let o): return try release(o.key, state: state)
+            case .delApplied(let o): return try delApplied(o, state: state)
             case .delFailed(let o): return try delFailed(o, seq: record.seq, state: state)
             case .gcRequested: return Reduction()
             }
@@ -74,8 +74,8 @@ public enum Reducer {
     }
 
     static func addApplied(_ o: Outcome, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
-        guard var rec = try state.attachment(o.key), rec.status == .adding else {
-            return Reduction(decision: .ignored("no ADD in progress for \(o.key)"))
+        guard var rec = try state.attachment(o.key), answers(o, rec) else {
+            return Reduction(decision: .ignored("no ADD in progress for \(o.key) that this outcome answers"))
         }
         rec.status = .active
         rec.result = o.result
@@ -87,8 +87,8 @@ public enum Reducer {
     static func addFailed(_ o: Outcome, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
         // Only an ADD in progress can fail. A refused request (say, a second ADD of an attachment
         // that is already active) records addFailed too, and must not touch the existing row.
-        guard var rec = try state.attachment(o.key), rec.status == .adding else {
-            return Reduction(decision: .ignored("no ADD in progress for \(o.key)"))
+        guard var rec = try state.attachment(o.key), answers(o, rec) else {
+            return Reduction(decision: .ignored("no ADD in progress for \(o.key) that this outcome answers"))
         }
         if o.released { return try release(o.key, state: state) }
         // Not everything could be undone: keep holding it all so that DEL (or GC) finishes the job.
@@ -108,9 +108,21 @@ public enum Reducer {
         return Reduction(changes: [.putAttachment(rec)])
     }
 
+    /// An ADD outcome applies only to an ADD in progress, and only to the request it names.
+    static func answers(_ o: Outcome, _ rec: AttachmentRecord) -> Bool {
+        rec.status == .adding && (o.requestSeq == nil || o.requestSeq == rec.requestSeq)
+    }
+
+    static func delApplied(_ o: Outcome, state: some StateReader) throws(DecodeError) -> Reduction {
+        guard let rec = try state.attachment(o.key), rec.status == .deleting else {
+            return Reduction(decision: .ignored("no DEL in progress for \(o.key)"))
+        }
+        return try release(rec.key, state: state)
+    }
+
     static func delFailed(_ o: Outcome, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
-        guard var rec = try state.attachment(o.key) else {
-            return Reduction(decision: .ignored("nothing held for \(o.key)"))
+        guard var rec = try state.attachment(o.key), rec.status == .deleting else {
+            return Reduction(decision: .ignored("no DEL in progress for \(o.key)"))
         }
         rec.updatedSeq = seq
         rec.lastError = o.message

@@ -230,6 +230,37 @@ extension ReducerTests {
         #expect(stateDiff(s.state, before) == nil)
     }
 
+    /// The engine journals `addFailed(released: true)` right after any rejected addRequested
+    /// (Engine+Add.swift, journalRequest). For a duplicate ADD that outcome must not touch the
+    /// attachment that is already there: its kernel objects still exist.
+    @Test func rejectedDuplicateAddAndItsFailureLeaveTheExistingAttachment() throws {
+        var s = Scenario()
+        let k = key("c1")
+        s.on(addReq(k))
+        s.on(.addApplied(Outcome(key: k)))
+        let before = s.state
+        let r = s.on(addReq(k))
+        let rejected = try #require(code(r))
+        s.on(.addFailed(Outcome(key: k, requestSeq: s.seq, code: rejected, message: "already attached", released: true)))
+        #expect(try s.attachment(k)?.status == .active)
+        #expect(s.holder("10.10.0.2") == k)
+        #expect(stateDiff(s.state, before) == nil)
+    }
+
+    /// The same while the first ADD is still in progress (a runtime retrying ADD, two runtimes):
+    /// the refused request's addFailed names the refused request's seq, not the first ADD's.
+    @Test func rejectedDuplicateAddDuringAnAddInProgressLeavesIt() throws {
+        var s = Scenario()
+        let k = key("c1")
+        s.on(addReq(k))
+        let before = s.state
+        let rejected = try #require(code(s.on(addReq(k))))
+        s.on(.addFailed(Outcome(key: k, requestSeq: s.seq, code: rejected, message: "already attached", released: true)))
+        #expect(try s.attachment(k)?.status == .adding)
+        #expect(s.holder("10.10.0.2") == k)
+        #expect(stateDiff(s.state, before) == nil)
+    }
+
     @Test func outcomesForUnknownKeysAreIgnored() {
         var s = Scenario()
         s.on(addReq(key("c1")))
