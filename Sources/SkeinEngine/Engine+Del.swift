@@ -30,6 +30,7 @@ struct DelOperation {
         } catch {
             throw journalError(error)
         }
+        Trace.mark("request-commit")
         guard let record else { return }
         ctx.failpoints.hit("del-after-request")
         try Teardown(ctx: ctx, journal: journal, cause: .request, failpointPrefix: "del").run(record, start: start)
@@ -52,12 +53,14 @@ struct Teardown {
                                                         durationMs: elapsedMs(start)))], durability: .metaDeferred)
             throw e
         }
+        Trace.mark("teardown")
         ctx.failpoints.hit("\(failpointPrefix)-before-outcome")
         do {
             try journal.append([.delApplied(Outcome(key: record.key, cause: cause, durationMs: elapsedMs(start)))], durability: .metaDeferred)
         } catch {
             throw journalError(error)
         }
+        Trace.mark("outcome-commit")
     }
 
     /// Only the host end is needed (its name is derived, and deleting it removes the pair), so

@@ -74,7 +74,7 @@ extension Executor {
             part.links.append(ObservedLink(
                 name: l.name, namespace: ns, index: link.index, mac: MACAddress(bytes: link.mac), mtu: link.mtu,
                 up: link.isUp, kind: link.kind, masterName: try masterName(link, l, found, h), promisc: link.promisc,
-                addresses: addresses))
+                addresses: addresses, peerIndex: link.kind == "veth" ? link.linkIndex : nil))
             for v4 in Set(l.routes.map { $0.dst.address.isV4 }) {
                 let routes = try h.routeList(family: v4 ? .v4 : .v6, oif: link.index)
                 part.routes += routes.compactMap(Self.modelRoute)

@@ -151,6 +151,7 @@ extension Link {
     init(rtnl link: OpaquePointer) {
         let flags = rtnl_link_get_flags(link)
         let master = rtnl_link_get_master(link)
+        let peer = rtnl_link_get_link(link)
         self.init(
             index: rtnl_link_get_ifindex(link),
             name: rtnl_link_get_name(link).map { String(cString: $0) } ?? "",
@@ -159,6 +160,7 @@ extension Link {
             isUp: flags & UInt32(IFF_UP) != 0,
             kind: rtnl_link_get_type(link).map { String(cString: $0) },
             masterIndex: master > 0 ? master : nil,
-            promisc: flags & UInt32(IFF_PROMISC) != 0)
+            promisc: flags & UInt32(IFF_PROMISC) != 0,
+            linkIndex: peer > 0 ? peer : nil)
     }
 }

@@ -27,9 +27,11 @@ public struct Link: Sendable, Equatable {
     public var kind: String?
     public var masterIndex: Int32?
     public var promisc: Bool
+    /// IFLA_LINK: for a veth, its peer's ifindex (in the peer's namespace).
+    public var linkIndex: Int32?
 
     public init(index: Int32, name: String, mac: [UInt8], mtu: UInt32, isUp: Bool,
-                kind: String?, masterIndex: Int32?, promisc: Bool) {
+                kind: String?, masterIndex: Int32?, promisc: Bool, linkIndex: Int32? = nil) {
         self.index = index
         self.name = name
         self.mac = mac
@@ -38,6 +40,7 @@ public struct Link: Sendable, Equatable {
         self.kind = kind
         self.masterIndex = masterIndex
         self.promisc = promisc
+        self.linkIndex = linkIndex
     }
 }
 
