@@ -29,24 +29,32 @@ struct AddOperation {
         Trace.mark("settle")
         let start = Clock.monotonicNs()
         let request = AddRequested(key: ctx.key, network: network, netns: netns, pod: ctx.pod, process: ctx.process,
-                                   plugin: plugin, requestedIPs: requested)
+                                   plugin: plugin, requestedIPs: requested, cniArgsMAC: ctx.request.arg("MAC"))
         let record = try journalRequest(journal, request)
         Trace.mark("request-commit")
         ctx.failpoints.hit("add-after-request")
+        var bridgeMAC: MACAddress?
         do {
             let observed = try executor.observe(record.spec)
+            // An adopted bridge keeps its own MAC; a bridge we create gets the spec's.
+            bridgeMAC = observed.link(named: bridgeName(record.spec), in: .host)?.mac
             Trace.mark("observe")
             let ops = try Planner.planAdd(desired: record.spec, observed: observed)
             try executor.apply(ops, failpoint: ctx.failpoints.ops("add"))
             Trace.mark("apply")
+        } catch let conflict as PlanError {
+            // Refused before any kernel change: nothing of ours to undo, and a teardown by name
+            // could only reach the conflicting link, which is not ours.
+            let cniError = CNIError(code: SkeinCode.kernel, msg: "\(conflict)")
+            rollback(journal, nil, record, cniError, start)
+            throw cniError
         } catch {
-            let cniError = (error as? PlanError).map { CNIError(code: SkeinCode.kernel, msg: "\($0)") }
-                ?? kernelError(error, "ADD \(ctx.key) on network \"\(network)\" failed")
+            let cniError = kernelError(error, "ADD \(ctx.key) on network \"\(network)\" failed")
             rollback(journal, executor, record, cniError, start)
             throw cniError
         }
         ctx.failpoints.hit("add-before-outcome")
-        let result = ResultBuilder.result(record, bridgeMAC: try? executor.bridgeMAC(bridgeName(record.spec)))
+        let result = ResultBuilder.result(record, bridgeMAC: bridgeMAC)
         let full = result.json(version: CNIVersion.latest)
         do {
             try journal.append([.addApplied(Outcome(key: ctx.key, requestSeq: record.requestSeq, result: full, durationMs: elapsedMs(start)))], durability: .metaDeferred)
@@ -95,17 +103,19 @@ struct AddOperation {
         return try outcome.get()
     }
 
-    func rollback(_ journal: Journal, _ executor: Executor, _ record: AttachmentRecord, _ error: CNIError, _ start: Int64) {
+    func rollback(_ journal: Journal, _ executor: Executor?, _ record: AttachmentRecord, _ error: CNIError, _ start: Int64) {
         var released = true
         var message = error.msg
-        do {
-            let ops = Planner.planTeardown(desired: record.spec, observed: try executor.observeHostEnds(record.spec))
-            try executor.apply(ops, failpoint: ctx.failpoints.ops("add-rollback"))
-        } catch {
-            released = false
-            message += "; rollback failed: \(error)"
+        if let executor {
+            do {
+                let ops = Planner.planTeardown(desired: record.spec, observed: try executor.observeHostEnds(record.spec))
+                try executor.apply(ops, failpoint: ctx.failpoints.ops("add-rollback"))
+            } catch {
+                released = false
+                message += "; rollback failed: \(error)"
+            }
         }
-        _ = try? journal.append([.addFailed(Outcome(key: record.key, requestSeq: record.requestSeq, cause: .request,
+        _ = try? journal.append([.addFailed(Outcome(key: record.key, requestSeq: record.requestSeq, cause: .rollback,
                                                     code: error.code, message: message,
                                                     released: released, durationMs: elapsedMs(start)))], durability: .metaDeferred)
     }

@@ -62,17 +62,21 @@ struct GCOperation {
         guard let valid = gc.validAttachments else { return }
         let validKeys = Set(valid.map { AttachmentKey(containerID: $0.containerID.value, ifname: $0.ifname.value) })
         let journal = try ctx.openJournal()
+        // The scan (every row decoded, /proc read for liveness) runs in a read transaction, so the
+        // ADDs of other pods are not kept waiting for the writer lock meanwhile; the write
+        // transaction then re-reads only the candidates.
+        let candidates: [AttachmentKey]
+        do {
+            candidates = try journal.read { r in
+                try r.attachments().filter { isStale($0, validKeys) }.map(\.key)
+            }
+        } catch {
+            throw journalError(error)
+        }
         let stale: [AttachmentRecord]
         do {
             stale = try journal.transact { w -> [AttachmentRecord] in
-                let all = try w.attachments()
-                let candidates = all.filter { ctx.networks.contains($0.network) && !validKeys.contains($0.key) }
-                var out: [AttachmentRecord] = []
-                for rec in candidates {
-                    // An operation still running in another process is not stale: leave it alone.
-                    if (rec.status == .adding || rec.status == .deleting) && ProcessIdentity.isAlive(rec.process) { continue }
-                    out.append(rec)
-                }
+                let out = try candidates.compactMap { try w.attachment($0) }.filter { isStale($0, validKeys) }
                 _ = try w.append(.gcRequested(GCRequested(valid: validKeys.sorted(), stale: out.map(\.key))))
                 for rec in out {
                     try Recovery.markInterrupted(rec, by: ctx.process, in: w)
@@ -95,5 +99,13 @@ struct GCOperation {
         if !failures.isEmpty {
             throw CNIError(code: SkeinCode.kernel, msg: "GC could not release \(failures.count) attachment(s)", details: failures.joined(separator: "; "))
         }
+    }
+
+    /// One of this config's networks, outside the valid set, and not an operation that is still
+    /// running in another process.
+    func isStale(_ rec: AttachmentRecord, _ valid: Set<AttachmentKey>) -> Bool {
+        guard ctx.networks.contains(rec.network), !valid.contains(rec.key) else { return false }
+        let inFlight = rec.status == .adding || rec.status == .deleting
+        return !(inFlight && ProcessIdentity.isAlive(rec.process))
     }
 }

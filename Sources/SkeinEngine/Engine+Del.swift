@@ -15,6 +15,20 @@ struct DelOperation {
     func run() throws(CNIError) {
         let journal = try ctx.openJournal()
         let start = Clock.monotonicNs()
+        let held: AttachmentRecord?
+        do { held = try journal.read { try $0.attachment(ctx.key) } } catch { throw journalError(error) }
+        if held == nil {
+            // Runtimes repeat DEL. Nothing is held and no kernel work follows, so this history entry
+            // need not cost a full flush: MDB_NOMETASYNC (a power cut may lose it, never corrupt).
+            do {
+                try journal.append([.delRequested(DelRequested(key: ctx.key, cause: .request, process: ctx.process))],
+                                   durability: .metaDeferred)
+            } catch {
+                throw journalError(error)
+            }
+            Trace.mark("request-commit")
+            return
+        }
         let record: AttachmentRecord?
         do {
             record = try journal.transact { w -> AttachmentRecord? in
@@ -81,6 +95,10 @@ struct Recovery {
     /// Before an ADD: anything still held under this key from an interrupted or failed operation is
     /// torn down and released, and the journal says it was recovered.
     func settle(_ key: AttachmentKey) throws(CNIError) {
+        // Nearly every ADD finds nothing under its key: look without taking the writer lock.
+        let existing: AttachmentRecord?
+        do { existing = try journal.read { try $0.attachment(key) } } catch { throw journalError(error) }
+        guard let existing, existing.status != .active else { return }
         let record: AttachmentRecord?
         do {
             record = try journal.transact { w -> AttachmentRecord? in

@@ -63,11 +63,13 @@ public enum Engine {
         }
     }
 
-    /// STATUS: 0 when the journal is writable (an empty write transaction commits), 50 otherwise.
+    /// STATUS: 0 when the journal is writable, 50 otherwise. An empty transaction would commit
+    /// without touching the disk, so a probe row is written, deleted and flushed: a full disk or
+    /// an I/O error shows up here rather than in the next ADD.
     static func status(_ ctx: Context) throws(CNIError) {
         do {
             let journal = try Journal(stateDir: ctx.stateDir)
-            try journal.transact(sync: false) { _ in }
+            try journal.probeWrite()
         } catch {
             throw CNIError.notAvailable("skein cannot write its journal in \(ctx.stateDir)", details: "\(error)")
         }
@@ -112,7 +114,19 @@ struct Context {
         guard d.plugins.count == 1, let plugin = d.plugins.first else {
             throw CNIError.unsupportedField("delegate \"\(d.name)\" chains \(d.plugins.count) plugins; chaining is not supported yet")
         }
-        return (d.name, plugin)
+        return (d.name, withRuntimeConfig(plugin))
+    }
+
+    /// The runtime hands runtimeConfig (ips, mac, portMappings, …) to skein, the plugin it execs.
+    /// As Multus does, each entry reaches a delegate that declares that capability; an entry the
+    /// delegate sets itself wins.
+    func withRuntimeConfig(_ plugin: JSON) -> JSON {
+        guard let given = config.raw["runtimeConfig"]?.object, !given.isEmpty,
+              case .object(var p) = plugin, let caps = p["capabilities"]?.object else { return plugin }
+        var merged = p["runtimeConfig"]?.object ?? JSONObject()
+        for (k, v) in given.pairs where caps[k]?.bool == true && merged[k] == nil { merged[k] = v }
+        p["runtimeConfig"] = .object(merged)
+        return .object(p)
     }
 
     /// The network names this config's delegates attach (GC only touches these).

@@ -7,7 +7,8 @@ import SkeinModel
 //
 // Names: add-after-request, add-op-<i> (after kernel operation i of the ADD plan, from 0),
 // add-before-outcome, add-after-outcome, add-rollback-op-<i>, del-after-request, del-op-<i>,
-// del-before-outcome, gc-after-request, recovery-op-<i>.
+// del-before-outcome, gc-after-request, gc-op-<i>, gc-before-outcome, recovery-op-<i>,
+// recovery-before-outcome.
 struct Failpoints {
     let names: [String]
 
@@ -53,8 +54,9 @@ enum ProcessIdentity {
         let n = read(fd, &buf, buf.count)
         guard n > 0, let close = buf[0..<n].lastIndex(of: UInt8(ascii: ")")) else { return nil }
         let fields = buf[(close + 1)..<n].split(separator: UInt8(ascii: " "))
-        // After ')': field 3 (state) is index 0, so field 22 is index 19.
-        guard fields.count > 19 else { return nil }
+        // After ')': field 3 (state) is index 0, so field 22 is index 19. A zombie (killed, not yet
+        // reaped) will never record its outcome: it counts as dead.
+        guard fields.count > 19, fields[0].first != UInt8(ascii: "Z") else { return nil }
         return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 }

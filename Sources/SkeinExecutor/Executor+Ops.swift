@@ -8,6 +8,23 @@ import SkeinNetlink
 import SkeinReducer
 
 extension Executor {
+    /// EEXIST from a route add only says that some route to that destination exists (another
+    /// interface's default route, say). If ours is not among them, append it beside the other one,
+    /// as the reference plugins do; then it must be there.
+    func ensureRoute(_ route: SkeinModel.RouteSpec, oif: Int32, on h: NetlinkHandle) throws {
+        let r = Self.netlinkRoute(route, oif: oif)
+        if try h.routeAdd(r) { return }
+        let family: AddressFamily = route.dst.address.isV4 ? .v4 : .v6
+        let ours = { try h.routeList(family: family, oif: oif).compactMap(Self.modelRoute)
+            .contains { Planner.routeMatches(route, $0) } }
+        if try ours() { return }
+        _ = try h.routeAdd(r, append: true)
+        guard try ours() else {
+            throw ExecutorError(op: "ip route add \(route.dst)", errno: EEXIST,
+                                message: "a conflicting route to \(route.dst) exists and ours could not be added beside it")
+        }
+    }
+
     func perform(_ op: PlanOp, on h: NetlinkHandle, in ns: NamespaceRef) throws {
         switch op {
         case .createBridge(let spec):
@@ -39,7 +56,7 @@ extension Executor {
             _ = try h.addrDel(index: index(name, ns, h), family: a.address.isV4 ? .v4 : .v6,
                               address: a.address.bytes, prefixLength: UInt8(a.prefixLength))
         case .routeAdd(_, let name, let route):
-            _ = try h.routeAdd(Self.netlinkRoute(route, oif: index(name, ns, h)))
+            try ensureRoute(route, oif: index(name, ns, h), on: h)
         case .sysctl(let s):
             // /proc/sys/net follows the writing thread's netns: a container key needs a thread there.
             if s.namespace == .container, let containerNS {

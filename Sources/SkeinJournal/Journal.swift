@@ -33,6 +33,10 @@ public struct JournalHead: Equatable, Sendable {
 
 public final class Journal {
     public static let defaultStateDir = "/var/lib/skein"
+    /// 1 GiB of address space (not memory): LMDB shrinks the map to an existing file's size when
+    /// opened smaller than it, so a small default would make every call on a grown journal remap
+    /// and re-run its transaction. Beyond it, MAP_FULL still doubles the map.
+    static let mapSize = 1 << 30
     static let headKey = Array("head".utf8)
     static let schemaKey = Array("schema".utf8)
 
@@ -44,7 +48,7 @@ public final class Journal {
     /// Opens (creating if needed, unless read-only) the journal under `stateDir` (mode 0700, files 0600).
     public init(stateDir: String, readOnly: Bool = false) throws {
         do {
-            env = try LMDBEnvironment(directory: stateDir, mapSize: 16 << 20, readOnly: readOnly)
+            env = try LMDBEnvironment(directory: stateDir, mapSize: Journal.mapSize, readOnly: readOnly)
             let create = !readOnly
             events = try env.openDatabase("events", create: create)
             meta = try env.openDatabase("meta", create: create)
@@ -57,8 +61,10 @@ public final class Journal {
     }
 
     /// One write transaction: `body` may append several events (each reduced against the state as
-    /// left by the previous one) and read the state. It must do nothing else: no netlink, no I/O —
-    /// the body can be re-run when the map grows. Durable (fsync) unless `sync` is false.
+    /// left by the previous one) and read the state. It must do nothing else — no netlink, nothing
+    /// slow or with side effects (a /proc liveness read is the one exception the engine makes) —
+    /// because every other writer waits meanwhile and the body can be re-run when the map grows.
+    /// Durable (fsync) unless `sync` is false.
     public func transact<T>(sync: Bool = true, _ body: (JournalWriter) throws -> T) throws -> T {
         try transact(durability: sync ? .full : .none, body)
     }
@@ -71,6 +77,10 @@ public final class Journal {
                 try writer.finish()
                 return value
             }
+        } catch let e as CNIError {
+            // A decision the body made (say, code 11 for an operation still running elsewhere),
+            // not a storage failure: it must reach the runtime with its own code.
+            throw e
         } catch {
             throw JournalError.wrap(error, "journal write failed")
         }
@@ -85,6 +95,19 @@ public final class Journal {
     @discardableResult
     public func append(_ events: [Event], durability: LMDBDurability) throws -> [(record: EventRecord, decision: Decision)] {
         try transact(durability: durability) { w in try events.map { try w.append($0) } }
+    }
+
+    /// Writes and deletes a probe row in one durable transaction (STATUS).
+    public func probeWrite() throws {
+        let key = Array("status-probe".utf8)
+        do {
+            try env.write(durability: .full) { txn in
+                try txn.put(meta, key, Array(String(Clock.realtimeNs()).utf8))
+                try txn.delete(meta, key)
+            }
+        } catch {
+            throw JournalError.wrap(error, "journal write failed")
+        }
     }
 
     public func read<T>(_ body: (JournalReader) throws -> T) throws -> T {
@@ -148,6 +171,12 @@ public final class JournalWriter {
     }
 
     public func append(_ event: Event) throws -> (record: EventRecord, decision: Decision) {
+        var event = event
+        if case .addRequested(let r) = event, r.decision == nil, r.refusal == nil {
+            // The decision goes into the stored event (see AddDecision).
+            event = .addRequested(Reducer.decide(r, state: state))
+            if let e = state.error { throw e }
+        }
         let record = EventRecord(seq: head.seq + 1, timeNs: timeNs, prev: head.hash, event: event)
         let bytes = record.encoded()
         let reduction = Reducer.reduce(record, state: state)

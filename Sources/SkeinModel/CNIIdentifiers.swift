@@ -12,6 +12,10 @@ public enum CNICommand: String, CaseIterable, Sendable {
 }
 
 enum CNIName {
+    /// Container IDs and network names become parts of journal keys (LMDB keys are at most 511
+    /// bytes); Kubernetes container IDs are 64 hex digits. Longer is refused at the edge.
+    static let maxBytes = 253
+
     /// `^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`: shared by container IDs and network names. Excluding '/'
     /// keeps both safe as file-name components; the leading alphanumeric rules out "..".
     static func isValid(_ s: String) -> Bool {
@@ -28,6 +32,7 @@ enum CNIName {
     static func validateNetworkName(_ name: String, key: String = "name") throws(CNIError) {
         guard !name.isEmpty else { throw .invalidConfig("missing network name", details: key) }
         guard isValid(name) else { throw .invalidConfig("invalid characters found in network name", details: "\(key): \(name)") }
+        guard name.utf8.count <= maxBytes else { throw .invalidConfig("network name longer than \(maxBytes) bytes", details: key) }
     }
 }
 
@@ -38,6 +43,9 @@ public struct ContainerID: Hashable, Comparable, Sendable, CustomStringConvertib
     public init(validating value: String) throws(CNIError) {
         guard !value.isEmpty else { throw .unknownContainer("missing containerID") }
         guard CNIName.isValid(value) else { throw .invalidEnvironment("invalid characters in containerID", details: value) }
+        guard value.utf8.count <= CNIName.maxBytes else {
+            throw .invalidEnvironment("containerID longer than \(CNIName.maxBytes) bytes")
+        }
         self.value = value
     }
 

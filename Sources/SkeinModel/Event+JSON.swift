@@ -15,7 +15,7 @@ extension EventRecord {
 
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> EventRecord {
         let json: JSON
-        do { json = try JSON.parse(bytes) } catch { throw DecodeError("record", error.description) }
+        do { json = try JSON.parse(bytes, limits: .stored) } catch { throw DecodeError("record", error.description) }
         let f = try Fields(json, path: "record")
         guard let seq = try f.raw("seq").uint64 else { throw DecodeError("record.seq", "expected an unsigned integer") }
         let schema = try f.int("schema")
@@ -100,6 +100,9 @@ extension AddRequested {
         b.set("process", process.json)
         b.set("plugin", plugin)
         if !requestedIPs.isEmpty { b.set("requestedIPs", JSON.array(requestedIPs.map { .string($0.description) })) }
+        b.set("cniArgsMAC", cniArgsMAC)
+        b.set("decision", decision?.json)
+        b.set("refusal", refusal.map { JSON.obj([("code", .int($0.code)), ("message", .string($0.message))]) })
         return b.json
     }
 
@@ -110,11 +113,19 @@ extension AddRequested {
             guard let s = v.string, let ip = IPAddress(s) else { throw DecodeError("addRequested.requestedIPs", "invalid IP") }
             ips.append(ip)
         }
+        let decision = f.has("decision") ? try AddDecision(json: try f.raw("decision")) : nil
+        var refusal: Refusal?
+        if f.has("refusal") {
+            let rf = try Fields(try f.raw("refusal"), path: "addRequested.refusal")
+            refusal = Refusal(code: try rf.int("code"), message: try rf.string("message"))
+        }
         self.init(key: try AttachmentKey(json: try f.raw("key"), path: "addRequested.key"),
                   network: try f.string("network"), netns: try f.string("netns"),
                   pod: f.has("pod") ? try PodRef(json: try f.raw("pod"), path: "addRequested.pod") : nil,
                   process: try ProcessRef(json: try f.raw("process"), path: "addRequested.process"),
-                  plugin: try f.raw("plugin"), requestedIPs: ips)
+                  plugin: try f.raw("plugin"), requestedIPs: ips, cniArgsMAC: try f.optString("cniArgsMAC"))
+        self.decision = decision
+        self.refusal = refusal
     }
 }
 
@@ -174,5 +185,49 @@ extension GCRequested {
         for v in try f.array("valid") { valid.append(try AttachmentKey(json: v, path: "gcRequested.valid")) }
         for v in try f.array("stale") { stale.append(try AttachmentKey(json: v, path: "gcRequested.stale")) }
         self.init(valid: valid, stale: stale)
+    }
+}
+
+extension AddDecision {
+    public var json: JSON {
+        var b = ObjectBuilder()
+        b.set("type", pluginType)
+        b.set("spec", spec.json)
+        b.set("addresses", JSON.array(addresses.map(\.json)))
+        b.set("cursors", JSON.array(cursors.sorted { $0.key < $1.key }.map {
+            .obj([("rangeSet", .int($0.key)), ("ip", .string($0.value.description))])
+        }))
+        if !resultRoutes.isEmpty { b.set("routes", JSON.array(resultRoutes.map(\.json))) }
+        b.set("dns", dns)
+        return b.json
+    }
+
+    public init(json: JSON) throws(DecodeError) {
+        let f = try Fields(json, path: "decision")
+        var held: [HeldAddress] = []
+        for a in try f.array("addresses") { held.append(try HeldAddress(json: a, path: "decision.addresses")) }
+        var cursors: [Int: IPAddress] = [:]
+        for c in try f.array("cursors") {
+            let cf = try Fields(c, path: "decision.cursors")
+            cursors[try cf.int("rangeSet")] = try cf.ip("ip")
+        }
+        var routes: [RouteSpec] = []
+        for r in try f.array("routes") { routes.append(try RouteSpec(json: r, path: "decision.routes")) }
+        self.init(pluginType: try f.string("type"), spec: try AttachmentSpec(json: try f.raw("spec")),
+                  addresses: held, cursors: cursors, resultRoutes: routes, dns: f.has("dns") ? try f.raw("dns") : nil)
+    }
+}
+
+extension HeldAddress {
+    public var json: JSON {
+        var o = ObjectBuilder()
+        o.set("address", address.description)
+        o.set("gateway", gateway?.description)
+        return o.json
+    }
+
+    public init(json: JSON, path: String) throws(DecodeError) {
+        let f = try Fields(json, path: path)
+        self.init(address: try f.cidr("address"), gateway: try f.optIP("gateway"))
     }
 }

@@ -55,6 +55,39 @@ public enum EventCause: String, Sendable {
     case gc           // GC found the attachment outside the valid set
 }
 
+/// What the reducer decided for an ADD request: recorded in the request event itself, so that a
+/// replay applies the decision instead of re-deciding it — a later build with a different
+/// allocator, name derivation or config rule still replays old journals bit for bit.
+public struct AddDecision: Equatable, Sendable {
+    public var pluginType: String
+    public var spec: AttachmentSpec
+    public var addresses: [HeldAddress]
+    /// New host-local cursor per range set.
+    public var cursors: [Int: IPAddress]
+    public var resultRoutes: [RouteSpec]
+    public var dns: JSON?
+
+    public init(pluginType: String, spec: AttachmentSpec, addresses: [HeldAddress], cursors: [Int: IPAddress],
+                resultRoutes: [RouteSpec], dns: JSON?) {
+        self.pluginType = pluginType
+        self.spec = spec
+        self.addresses = addresses
+        self.cursors = cursors
+        self.resultRoutes = resultRoutes
+        self.dns = dns
+    }
+}
+
+/// A request the reducer refused (bad config, pool exhausted, already attached), with its CNI code.
+public struct Refusal: Equatable, Sendable {
+    public var code: Int
+    public var message: String
+    public init(code: Int, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
 public struct AddRequested: Equatable, Sendable {
     public var key: AttachmentKey
     public var network: String
@@ -64,9 +97,15 @@ public struct AddRequested: Equatable, Sendable {
     /// The delegate plugin config, exactly as the plugin sees it (name and cniVersion injected).
     public var plugin: JSON
     public var requestedIPs: [IPAddress]
+    /// CNI_ARGS MAC=, the lowest-precedence source of the container MAC (as in the reference).
+    public var cniArgsMAC: String?
+    /// Filled by the journal when it appends the event (see AddDecision); exactly one is set in a
+    /// stored event.
+    public var decision: AddDecision?
+    public var refusal: Refusal?
 
     public init(key: AttachmentKey, network: String, netns: String, pod: PodRef?, process: ProcessRef,
-                plugin: JSON, requestedIPs: [IPAddress]) {
+                plugin: JSON, requestedIPs: [IPAddress], cniArgsMAC: String? = nil) {
         self.key = key
         self.network = network
         self.netns = netns
@@ -74,6 +113,7 @@ public struct AddRequested: Equatable, Sendable {
         self.process = process
         self.plugin = plugin
         self.requestedIPs = requestedIPs
+        self.cniArgsMAC = cniArgsMAC
     }
 }
 

@@ -91,6 +91,9 @@ public struct JSONLimits: Sendable {
     public var maxDepth: Int
     public var maxBytes: Int
     public static let `default` = JSONLimits(maxDepth: 64, maxBytes: 1 << 20)
+    /// For what Skein itself wrote (journal records and rows): they embed a config that passed
+    /// `default`, plus a few levels and some bytes of envelope, and must never fail to decode again.
+    public static let stored = JSONLimits(maxDepth: 256, maxBytes: 1 << 30)
     public init(maxDepth: Int, maxBytes: Int) { self.maxDepth = maxDepth; self.maxBytes = maxBytes }
 }
 
@@ -161,6 +164,9 @@ struct JSONParser {
     mutating func object(depth: Int) throws(JSONError) -> JSON {
         i += 1
         var obj = JSONObject()
+        // Duplicate-key detection: a linear scan while the object is small (CNI objects are), a set
+        // beyond, so a hostile object with 100,000 keys costs O(n), not O(n²).
+        var seen: Set<String>?
         skipSpace()
         if i < buf.count, buf[i] == UInt8(ascii: "}") { i += 1; return .object(obj) }
         while true {
@@ -173,7 +179,13 @@ struct JSONParser {
             skipSpace()
             let v = try value(depth: depth + 1)
             // Duplicate keys are ambiguous (Go keeps the last, others the first): refuse them.
-            if obj[key] != nil { throw error("duplicate key \"\(key)\"") }
+            if obj.pairs.count == 16 { seen = Set(obj.pairs.map(\.key)) }
+            if seen != nil {
+                // insert(_:) on the optional in place: binding it first would copy the set each time.
+                if !seen!.insert(key).inserted { throw error("duplicate key \"\(key)\"") }
+            } else if obj[key] != nil {
+                throw error("duplicate key \"\(key)\"")
+            }
             obj.pairs.append((key: key, value: v))
             skipSpace()
             guard i < buf.count else { throw error("unexpected end of input") }

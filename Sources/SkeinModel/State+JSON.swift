@@ -11,12 +11,7 @@ extension AttachmentRecord {
         b.set("pod", pod?.json)
         b.set("process", process.json)
         b.set("spec", spec.json)
-        b.set("addresses", JSON.array(addresses.map { a in
-            var o = ObjectBuilder()
-            o.set("address", a.address.description)
-            o.set("gateway", a.gateway?.description)
-            return o.json
-        }))
+        b.set("addresses", JSON.array(addresses.map(\.json)))
         if !resultRoutes.isEmpty { b.set("routes", JSON.array(resultRoutes.map(\.json))) }
         b.set("dns", dns)
         b.set("result", result)
@@ -28,7 +23,7 @@ extension AttachmentRecord {
 
     public static func decode(_ bytes: [UInt8]) throws(DecodeError) -> AttachmentRecord {
         let json: JSON
-        do { json = try JSON.parse(bytes) } catch { throw DecodeError("attachment", error.description) }
+        do { json = try JSON.parse(bytes, limits: .stored) } catch { throw DecodeError("attachment", error.description) }
         return try AttachmentRecord(json: json)
     }
 
@@ -39,10 +34,7 @@ extension AttachmentRecord {
             throw DecodeError("attachment.status", "unknown status \"\(statusText)\"")
         }
         var held: [HeldAddress] = []
-        for a in try f.array("addresses") {
-            let af = try Fields(a, path: "attachment.addresses")
-            held.append(HeldAddress(address: try af.cidr("address"), gateway: try af.optIP("gateway")))
-        }
+        for a in try f.array("addresses") { held.append(try HeldAddress(json: a, path: "attachment.addresses")) }
         var routes: [RouteSpec] = []
         for r in try f.array("routes") { routes.append(try RouteSpec(json: r, path: "attachment.routes")) }
         guard let rs = try f.raw("requestSeq").uint64, let us = try f.raw("updatedSeq").uint64 else {

@@ -18,7 +18,9 @@ public final class NetNS {
     deinit { close(fd) }
 
     public static func open(path: String) throws -> NetNS {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO (or a device) named as CNI_NETNS must be refused, not block forever
+        // in open(2) waiting for a writer; the checks below reject anything that is not a netns.
+        let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { throw NetlinkError.posix("netns open", "open \(path)") }
         do {
             try validate(fd: fd, path: path)

@@ -5,11 +5,13 @@ private let mainTable: UInt32 = 254  // RT_TABLE_MAIN
 private let scopeNowhere: UInt8 = 255  // RT_SCOPE_NOWHERE: matches any scope on delete
 
 extension NetlinkHandle {
-    /// false if an identical route already exists (EEXIST).
-    public func routeAdd(_ r: RouteSpec) throws -> Bool {
+    /// false on EEXIST. Beware: the kernel says EEXIST when *a* route to that destination with
+    /// that metric exists, whatever its gateway or device — check before calling it ours.
+    /// `append` (NLM_F_APPEND) adds it alongside such a route, as `ip route append` does.
+    public func routeAdd(_ r: RouteSpec, append: Bool = false) throws -> Bool {
         let route = try makeRoute("routeAdd", r, forDelete: false)
         defer { rtnl_route_put(route) }
-        return try tolerate("routeAdd", [EEXIST]) { rtnl_route_add(sock, route, NLM_F_EXCL) }
+        return try tolerate("routeAdd", [EEXIST]) { rtnl_route_add(sock, route, append ? NLM_F_APPEND : NLM_F_EXCL) }
     }
 
     /// false if no such route (ESRCH from IPv4, ENOENT from IPv6).

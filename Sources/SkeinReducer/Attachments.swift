@@ -11,14 +11,7 @@ public struct BuildFailure: Error, Equatable, Sendable {
     }
 }
 
-public struct BuiltAttachment: Equatable, Sendable {
-    public var pluginType: String
-    public var spec: AttachmentSpec
-    public var addresses: [HeldAddress]
-    public var cursors: [Int: IPAddress]
-    public var resultRoutes: [RouteSpec]
-    public var dns: JSON?
-}
+public typealias BuiltAttachment = AddDecision
 
 public enum Attachments {
     /// The plugin types this build runs in-process.
@@ -79,9 +72,10 @@ public enum Naming {
         return h.finalize()
     }
 
-    /// "veth" + 8 hex digits: 12 bytes, within IFNAMSIZ, the reference plugin's shape.
+    /// "veth" + 11 hex digits: 15 bytes, the most IFNAMSIZ allows. 44 bits, not the reference's 32:
+    /// two attachments on one node whose names collide cannot both be added, so the space matters.
     public static func hostVeth(_ key: AttachmentKey, network: String) -> String {
-        "veth" + String(SHA256.hex(digest(["veth", key.containerID, key.ifname, network])).prefix(8))
+        "veth" + String(SHA256.hex(digest(["veth", key.containerID, key.ifname, network])).prefix(11))
     }
 
     public static func containerMAC(_ key: AttachmentKey, network: String) -> MACAddress {

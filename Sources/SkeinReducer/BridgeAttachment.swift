@@ -8,17 +8,15 @@ enum BridgeAttachment {
     static func build(_ r: AddRequested, lookup: some AllocationLookup) -> Result<BuiltAttachment, BuildFailure> {
         let conf: BridgeConfig
         do throws(CNIError) {
-            conf = try BridgeConfig.parse(plugin: r.plugin)
+            conf = try BridgeConfig.parse(plugin: r.plugin, envMAC: r.cniArgsMAC)
         } catch {
             return .failure(BuildFailure(code: error.code, message: error.msg))
         }
-        let ipamConf: HostLocalConfig
         let alloc: HostLocalAllocation
         switch Attachments.allocate(r, ipam: r.plugin["ipam"], lookup: lookup) {
-        case .success(let v): (ipamConf, alloc) = v
+        case .success(let v): alloc = v.1
         case .failure(let f): return .failure(f)
         }
-        _ = ipamConf
         let spec = makeSpec(r, conf: conf, alloc: alloc)
         var resultRoutes = alloc.routes.map { RouteSpec(dst: $0.dst, gateway: $0.gw) }
         if conf.isDefaultGateway {

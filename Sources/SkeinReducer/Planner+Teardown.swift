@@ -12,8 +12,11 @@ extension Planner {
         for host in desired.links {
             guard case .veth = host.kind, !host.shared, host.namespace == .host else { continue }
             guard let now = observed.link(named: host.name, in: .host) else { continue }
-            // A link of our derived name that is not a veth was not made by us: leave it alone.
+            // A link of our derived name that is not a veth, or whose MAC is not the one we derive
+            // for this attachment, was not made by this attachment (a name collision, someone
+            // else's link): leave it alone.
             if let kind = now.kind, kind != "veth" { continue }
+            if let want = host.mac, let have = now.mac, want != have { continue }
             ops.append(.linkDelete(.host, host.name))
         }
         return ops

@@ -56,12 +56,13 @@ public enum Planner {
         ensureLink(spec, current: current, observedRoutes: observed.routes(in: spec.namespace), &ops)
     }
 
-    /// The reference bridge plugin's ensureAddr rule: another address on the bridge whose subnet
-    /// overlaps a wanted gateway address is a conflict unless forceAddress lets us replace it.
+    /// The reference bridge plugin's ensureAddr rule: any other IPv4 address on the bridge, or an
+    /// IPv6 address whose subnet overlaps, conflicts with a wanted gateway address unless
+    /// forceAddress lets us replace it.
     private static func checkGatewayAddresses(_ spec: LinkSpec, current: [IPNetwork]) throws(PlanError) {
         guard !spec.forceAddress else { return }
         for want in spec.addresses where !current.contains(want) {
-            if let have = current.first(where: { !spec.addresses.contains($0) && overlaps($0, want) }) {
+            if let have = current.first(where: { !spec.addresses.contains($0) && conflicts($0, want) }) {
                 throw PlanError(.addressConflict, "\"\(spec.name)\" already has an IP address different from"
                     + " \(want) (\(have))")
             }
@@ -70,6 +71,11 @@ public enum Planner {
 
     static func overlaps(_ a: IPNetwork, _ b: IPNetwork) -> Bool {
         a.contains(b.address) || b.contains(a.address)
+    }
+
+    static func conflicts(_ have: IPNetwork, _ want: IPNetwork) -> Bool {
+        guard have.address.isV4 == want.address.isV4 else { return false }
+        return want.address.isV4 ? have != want : overlaps(have, want)
     }
 
     // MARK: - veth pair
@@ -127,7 +133,10 @@ public enum Planner {
     private static func ensureLink(_ spec: LinkSpec, current: ObservedLink, observedRoutes: [RouteSpec],
                                    _ ops: inout [PlanOp]) {
         let ns = spec.namespace
-        if let mtu = spec.mtu, current.mtu != mtu { ops.append(.setMTU(ns, spec.name, mtu)) }
+        // An adopted shared bridge keeps its MTU (as the reference's ensureBridge does): setting it
+        // would pin it below its other ports', and two networks would fight over it. A bridge we
+        // create gets the spec's MTU at creation.
+        if let mtu = spec.mtu, current.mtu != mtu, !spec.shared { ops.append(.setMTU(ns, spec.name, mtu)) }
         // A shared bridge is adopted with the MAC it has: changing it would break its other ports' peers.
         if let mac = spec.mac, current.mac != mac, !spec.shared { ops.append(.setMAC(ns, spec.name, mac)) }
         // Promisc is only ever turned on: another network sharing the bridge may rely on it.
@@ -147,7 +156,7 @@ public enum Planner {
         if upFirst && spec.up && !current.up { ops.append(.setUp(ns, spec.name)) }
         if spec.forceAddress {
             for have in current.addresses where !spec.addresses.contains(have)
-                && spec.addresses.contains(where: { overlaps($0, have) }) {
+                && spec.addresses.contains(where: { conflicts(have, $0) }) {
                 ops.append(.addrDel(ns, spec.name, have))
             }
         }
@@ -161,7 +170,7 @@ public enum Planner {
     }
 
     /// Fields the spec leaves nil are whatever the kernel chose (metric, table, scope).
-    static func routeMatches(_ want: RouteSpec, _ have: RouteSpec) -> Bool {
+    public static func routeMatches(_ want: RouteSpec, _ have: RouteSpec) -> Bool {
         want.dst.masked == have.dst.masked && want.gateway == have.gateway
             && (want.mtu == nil || want.mtu == have.mtu)
             && (want.priority == nil || want.priority == have.priority)

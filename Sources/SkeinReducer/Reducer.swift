@@ -47,15 +47,38 @@ public enum Reducer {
         }
     }
 
-    static func addRequested(_ r: AddRequested, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
-        if let existing = try state.attachment(r.key) {
-            return .rejected(7, "interface \(r.key.ifname) of container \(r.key.containerID) is already attached "
-                + "to network \"\(existing.network)\" (\(existing.status.rawValue)); DEL it first")
+    /// Decides an ADD request against the state: the attachment's spec, addresses and cursors, or
+    /// a refusal. The journal stores the decided request, so replay never decides again.
+    public static func decide(_ r: AddRequested, state: some StateReader) -> AddRequested {
+        var out = r
+        out.decision = nil
+        out.refusal = nil
+        do {
+            if let existing = try state.attachment(r.key) {
+                out.refusal = Refusal(code: 7, message: "interface \(r.key.ifname) of container \(r.key.containerID) is "
+                    + "already attached to network \"\(existing.network)\" (\(existing.status.rawValue)); DEL it first")
+                return out
+            }
+        } catch {
+            out.refusal = Refusal(code: 5, message: "journal state is corrupt: \(error.description)")
+            return out
         }
-        let built: BuiltAttachment
         switch Attachments.build(r, lookup: StateAllocationLookup(state: state)) {
-        case .success(let b): built = b
-        case .failure(let e): return .rejected(e.code, e.message)
+        case .success(let d): out.decision = d
+        case .failure(let e): out.refusal = Refusal(code: e.code, message: e.message)
+        }
+        return out
+    }
+
+    static func addRequested(_ r: AddRequested, seq: UInt64, state: some StateReader) throws(DecodeError) -> Reduction {
+        // Events written before decisions were recorded (and tests) are decided here.
+        let decided = r.decision == nil && r.refusal == nil ? decide(r, state: state) : r
+        if let refusal = decided.refusal { return .rejected(refusal.code, refusal.message) }
+        guard let built = decided.decision else { return .rejected(5, "addRequested without a decision") }
+        // A recorded decision is applied as it stands; a row already under the key would mean the
+        // journal is not the one the decision was made against.
+        if try state.attachment(r.key) != nil {
+            return .rejected(7, "interface \(r.key.ifname) of container \(r.key.containerID) is already attached")
         }
         var changes: [StateChange] = []
         for a in built.addresses {

@@ -10,7 +10,7 @@ import Testing
 //
 // Where Skein deliberately differs, only what must match is compared:
 //  - host veth names: random in the reference, derived from (containerID, ifname, network) in skein:
-//    both must look like "veth" + 8 hex digits, the literal names are not compared;
+//    the reference's look like "veth" + 8 hex digits, skein's "veth" + 11; literal names are not compared;
 //  - MACs of the bridge, the host veth and (unless runtimeConfig.mac asks for one) the container end:
 //    random in the reference, derived in skein: only "unicast" is compared; a requested MAC must be
 //    exactly the requested one on both sides;
@@ -136,7 +136,7 @@ private func mapStrings(_ v: Any, _ f: (String) -> String) -> Any {
     return v
 }
 
-private let vethPattern = try! NSRegularExpression(pattern: "^veth[0-9a-f]{8}$")
+private let vethPattern = try! NSRegularExpression(pattern: "^veth([0-9a-f]{8}|[0-9a-f]{11})$")
 
 private func isDerivedOrRandomVeth(_ s: String) -> Bool {
     vethPattern.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
@@ -233,7 +233,7 @@ private func normalizedResult(_ result: [String: Any], side: Side, requestedMAC:
             let name = ifaces[i]["name"] as? String ?? ""
             let isContainer = ifaces[i]["sandbox"] != nil
             if !isContainer && name != "BR" {
-                #expect(isDerivedOrRandomVeth(name), "\(side.label): host veth name \(name) is not veth+8 hex")
+                #expect(isDerivedOrRandomVeth(name), "\(side.label): host veth name \(name) is not veth + 8 or 11 hex")
                 ifaces[i]["name"] = "VETH"
             }
             if let mac = ifaces[i]["mac"] as? String {

@@ -144,7 +144,9 @@ extension JournalTests {
             let appended = (first + last).map(\.record)
             #expect(appended.map(\.seq) == Array(1...6))
             #expect((first + last).allSatisfy { $0.decision == .accepted })
-            #expect(appended.map(\.event) == lifecycle)
+            // The journal records the reducer's decision inside each addRequested it stores.
+            #expect(appended.map(undecided) == lifecycle)
+            #expect(appended.allSatisfy { if case .addRequested(let r) = $0.event { r.decision != nil } else { true } })
 
             let stored = try rawEvents(j)
             #expect(stored.map(\.seq) == Array(1...6))
@@ -367,4 +369,12 @@ extension JournalTests {
             }
         }
     }
+}
+
+/// The event as the caller gave it: without the decision the journal adds to an addRequested.
+private func undecided(_ record: EventRecord) -> Event {
+    guard case .addRequested(var r) = record.event else { return record.event }
+    r.decision = nil
+    r.refusal = nil
+    return .addRequested(r)
 }

@@ -236,9 +236,12 @@ extension PlannerTests {
         @Test func otherGatewayInTheSameSubnetWithoutForceAddress() {
             let observed = Fixture.applied.replacing("skbr0", in: .host) { $0.addresses = [net("10.22.0.254/24")] }
             #expect(planError(observed)?.kind == .addressConflict)
-            // A different subnet is no conflict: the bridge may serve several networks.
+            // As in the reference ensureAddr: for IPv4 any other address is a conflict, even in
+            // another subnet; for IPv6 only an overlapping one.
             let elsewhere = Fixture.applied.replacing("skbr0", in: .host) { $0.addresses = [net("10.99.0.1/24")] }
-            #expect((try? Planner.planAdd(desired: Fixture.spec, observed: elsewhere))
+            #expect(planError(elsewhere)?.kind == .addressConflict)
+            let v6 = Fixture.applied.replacing("skbr0", in: .host) { $0.addresses = [net("fd00:99::1/64")] }
+            #expect((try? Planner.planAdd(desired: Fixture.spec, observed: v6))
                 == [.addrAdd(.host, "skbr0", net("10.22.0.1/24"))])
         }
 
@@ -250,6 +253,7 @@ extension PlannerTests {
             }
             #expect(try Planner.planAdd(desired: spec, observed: observed) == [
                 .addrDel(.host, "skbr0", net("10.22.0.254/24")),
+                .addrDel(.host, "skbr0", net("10.99.0.1/24")),
                 .addrAdd(.host, "skbr0", net("10.22.0.1/24")),
             ])
         }
@@ -276,6 +280,12 @@ extension PlannerTests {
             // Without our host end, an eth0 in the container is not ours (a pair lives and dies as one).
             let foreign = Fixture.applied.removing("veth1a2b3c4d", in: .host)
             #expect(Planner.planTeardown(desired: Fixture.spec, observed: foreign) == [])
+        }
+
+        @Test func aVethWithOurNameButAnotherMACIsLeftAlone() {
+            // A name collision with another attachment's host end: its MAC is derived differently.
+            let other = Fixture.applied.replacing("veth1a2b3c4d", in: .host) { $0.mac = MACAddress("02:77:00:00:00:07") }
+            #expect(Planner.planTeardown(desired: Fixture.spec, observed: other) == [])
         }
 
         @Test func aNonVethLinkWithOurHostNameIsLeftAlone() {

@@ -112,7 +112,7 @@ extension ReducerTests {
     @Test func hostVethNameIsStableAndPerContainer() {
         let a = Naming.hostVeth(key("c1"), network: "blue")
         #expect(a == Naming.hostVeth(key("c1"), network: "blue"))
-        #expect(a.hasPrefix("veth") && a.utf8.count == 12)
+        #expect(a.hasPrefix("veth") && a.utf8.count == 15)
         #expect(a.dropFirst(4).allSatisfy { "0123456789abcdef".contains($0) })
         #expect(a != Naming.hostVeth(key("c2"), network: "blue"))
         #expect(a != Naming.hostVeth(key("c1", "net2"), network: "blue"))
