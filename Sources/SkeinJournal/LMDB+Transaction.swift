@@ -40,8 +40,8 @@ extension LMDBReadable {
     }
 }
 
-/// A read-only snapshot; valid only inside `LMDBEnvironment.read`.
-public final class LMDBReadTransaction: LMDBReadable {
+/// What both kinds of transaction share: the closure-scoped handle and the read operations.
+public class LMDBTransaction: LMDBReadable {
     private var pointer: OpaquePointer?
 
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
@@ -51,7 +51,8 @@ public final class LMDBReadTransaction: LMDBReadable {
         return pointer
     }
 
-    /// Commits (keeps DBIs opened in it) or aborts, and invalidates the handle.
+    /// Commits (a read transaction keeps the DBIs opened in it) or aborts, and invalidates the
+    /// handle. A failed commit frees the transaction too.
     @discardableResult
     func end(commit: Bool) -> Int32 {
         guard let pointer else { return 0 }
@@ -83,29 +84,14 @@ public final class LMDBReadTransaction: LMDBReadable {
     }
 }
 
+/// A read-only snapshot; valid only inside `LMDBEnvironment.read`.
+public final class LMDBReadTransaction: LMDBTransaction {}
+
 /// A write transaction; valid only inside `LMDBEnvironment.write`.
-public final class LMDBWriteTransaction: LMDBReadable {
-    private var pointer: OpaquePointer?
+public final class LMDBWriteTransaction: LMDBTransaction {
     /// Set when LMDB reported MDB_MAP_FULL: the transaction is then unusable and the environment grows
     /// the map and re-runs the body, whatever the body did with the error.
     private(set) var mapFull: LMDBError?
-
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
-
-    func handle() throws -> OpaquePointer {
-        guard let pointer else { throw LMDBError(code: EINVAL, op: "transaction used outside its closure") }
-        return pointer
-    }
-
-    /// Commits or aborts and invalidates the handle. A failed commit frees the transaction too.
-    @discardableResult
-    func end(commit: Bool) -> Int32 {
-        guard let pointer else { return 0 }
-        self.pointer = nil
-        if commit { return mdb_txn_commit(pointer) }
-        mdb_txn_abort(pointer)
-        return 0
-    }
 
     private func check(_ rc: Int32, _ op: StaticString) throws {
         guard rc != 0 else { return }
@@ -148,27 +134,6 @@ public final class LMDBWriteTransaction: LMDBReadable {
     /// Removes every entry; the database itself stays open.
     public func drop(_ db: LMDBDatabase) throws {
         try check(mdb_drop(try handle(), db.dbi, 0), "mdb_drop")
-    }
-
-    public func get(_ db: LMDBDatabase, _ key: [UInt8]) throws -> [UInt8]? {
-        try LMDBOps.withValue(handle(), db, key) { [UInt8]($0) }
-    }
-
-    public func withValue<R>(_ db: LMDBDatabase, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
-        try LMDBOps.withValue(handle(), db, key, body)
-    }
-
-    public func forEach(_ db: LMDBDatabase, from startKey: [UInt8]?, reverse: Bool,
-                        _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Bool) throws {
-        try LMDBOps.forEach(handle(), db, from: startKey, reverse: reverse, body)
-    }
-
-    public func last(_ db: LMDBDatabase) throws -> (key: [UInt8], value: [UInt8])? {
-        try LMDBOps.last(handle(), db)
-    }
-
-    public func count(_ db: LMDBDatabase) throws -> Int {
-        try LMDBOps.count(handle(), db)
     }
 }
 
