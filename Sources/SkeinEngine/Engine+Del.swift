@@ -20,14 +20,19 @@ struct DelOperation {
         if held == nil {
             // Runtimes repeat DEL. Nothing is held and no kernel work follows, so this history entry
             // need not cost a full flush: MDB_NOMETASYNC (a power cut may lose it, never corrupt).
+            // Checked again under the writer lock: a row that appeared meanwhile takes the full path.
+            let appeared: Bool
             do {
-                try journal.append([.delRequested(DelRequested(key: ctx.key, cause: .request, process: ctx.process))],
-                                   durability: .metaDeferred)
+                appeared = try journal.transact(durability: .metaDeferred) { w -> Bool in
+                    if try w.attachment(ctx.key) != nil { return true }
+                    _ = try w.append(.delRequested(DelRequested(key: ctx.key, cause: .request, process: ctx.process)))
+                    return false
+                }
             } catch {
                 throw journalError(error)
             }
             Trace.mark("request-commit")
-            return
+            if !appeared { return }
         }
         let record: AttachmentRecord?
         do {

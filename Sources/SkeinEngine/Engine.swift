@@ -118,14 +118,15 @@ struct Context {
     }
 
     /// The runtime hands runtimeConfig (ips, mac, portMappings, …) to skein, the plugin it execs.
-    /// As Multus does, each entry reaches a delegate that declares that capability; an entry the
-    /// delegate sets itself wins.
+    /// It reaches the delegate as libcni would hand it over: the entries for the capabilities the
+    /// delegate declares, replacing the delegate's own runtimeConfig when there is at least one.
     func withRuntimeConfig(_ plugin: JSON) -> JSON {
         guard let given = config.raw["runtimeConfig"]?.object, !given.isEmpty,
               case .object(var p) = plugin, let caps = p["capabilities"]?.object else { return plugin }
-        var merged = p["runtimeConfig"]?.object ?? JSONObject()
-        for (k, v) in given.pairs where caps[k]?.bool == true && merged[k] == nil { merged[k] = v }
-        p["runtimeConfig"] = .object(merged)
+        var runtime = JSONObject()
+        for (k, v) in given.pairs where caps[k]?.bool == true { runtime[k] = v }
+        guard !runtime.isEmpty else { return plugin }
+        p["runtimeConfig"] = .object(runtime)
         return .object(p)
     }
 

@@ -14,6 +14,7 @@ extension Executor {
             let hostPart = try observe(spec, .host, on: host)
             observation.links = hostPart.links
             observation.hostRoutes = hostPart.routes
+            observation.routedElsewhere[.host] = hostPart.elsewhere
             observation.sysctls = hostPart.sysctls
             let wantsContainer = spec.links.contains { $0.namespace == .container }
                 || spec.sysctls.contains { $0.namespace == .container }
@@ -22,6 +23,7 @@ extension Executor {
                 let part = try observe(spec, .container, on: try containerHandle())
                 observation.links += part.links
                 observation.containerRoutes = part.routes
+                observation.routedElsewhere[.container] = part.elsewhere
                 observation.sysctls += part.sysctls
             }
         } catch {
@@ -49,6 +51,7 @@ extension Executor {
     }
 
     private struct Part {
+        var elsewhere: [IPNetwork] = []
         var links: [ObservedLink] = []
         var routes: [SkeinModel.RouteSpec] = []
         var sysctls: [SysctlSpec] = []
@@ -76,8 +79,16 @@ extension Executor {
                 up: link.isUp, kind: link.kind, masterName: try masterName(link, l, found, h), promisc: link.promisc,
                 addresses: addresses, peerIndex: link.kind == "veth" ? link.linkIndex : nil))
             for v4 in Set(l.routes.map { $0.dst.address.isV4 }) {
-                let routes = try h.routeList(family: v4 ? .v4 : .v6, oif: link.index)
-                part.routes += routes.compactMap(Self.modelRoute)
+                // One dump of the (small) table: ours by output device, and the destinations that
+                // another device already serves.
+                for r in try h.routeList(family: v4 ? .v4 : .v6, oif: nil) {
+                    guard let model = Self.modelRoute(r) else { continue }
+                    if r.oif == link.index {
+                        part.routes.append(model)
+                    } else if l.routes.contains(where: { $0.dst.masked == model.dst.masked }) {
+                        part.elsewhere.append(model.dst.masked)
+                    }
+                }
             }
         }
         for s in spec.sysctls where s.namespace == ns {

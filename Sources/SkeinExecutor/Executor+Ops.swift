@@ -8,21 +8,12 @@ import SkeinNetlink
 import SkeinReducer
 
 extension Executor {
-    /// EEXIST from a route add only says that some route to that destination exists (another
-    /// interface's default route, say). If ours is not among them, append it beside the other one,
-    /// as the reference plugins do; then it must be there.
+    /// EEXIST from a route add says that *a* route to that destination exists, maybe through
+    /// another device (the pod's eth0 default route, say). As in the reference plugins' IPAM
+    /// ("the first one wins"), ours is then not added beside it; observation reports such a
+    /// destination as routed elsewhere, so CHECK does not call it drift.
     func ensureRoute(_ route: SkeinModel.RouteSpec, oif: Int32, on h: NetlinkHandle) throws {
-        let r = Self.netlinkRoute(route, oif: oif)
-        if try h.routeAdd(r) { return }
-        let family: AddressFamily = route.dst.address.isV4 ? .v4 : .v6
-        let ours = { try h.routeList(family: family, oif: oif).compactMap(Self.modelRoute)
-            .contains { Planner.routeMatches(route, $0) } }
-        if try ours() { return }
-        _ = try h.routeAdd(r, append: true)
-        guard try ours() else {
-            throw ExecutorError(op: "ip route add \(route.dst)", errno: EEXIST,
-                                message: "a conflicting route to \(route.dst) exists and ours could not be added beside it")
-        }
+        _ = try h.routeAdd(Self.netlinkRoute(route, oif: oif))
     }
 
     func perform(_ op: PlanOp, on h: NetlinkHandle, in ns: NamespaceRef) throws {

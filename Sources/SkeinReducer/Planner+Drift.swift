@@ -18,7 +18,7 @@ extension Planner {
                 continue
             }
             out += linkDrift(spec, link)
-            out += routeDrift(spec, observed.routes(in: spec.namespace))
+            out += routeDrift(spec, observed.routes(in: spec.namespace), elsewhere: observed.routedElsewhere[spec.namespace] ?? [])
             if case .veth(let peerName) = spec.kind, let peer = peerSpec(named: peerName, in: desired),
                let peerNow = observed.link(named: peer.name, in: peer.namespace),
                !isOurPair(host: link, peer: peerNow, peerSpec: peer) {
@@ -61,8 +61,10 @@ extension Planner {
         return out
     }
 
-    private static func routeDrift(_ spec: LinkSpec, _ routes: [RouteSpec]) -> [String] {
-        spec.routes.filter { want in !routes.contains { routeMatches(want, $0) } }.map {
+    private static func routeDrift(_ spec: LinkSpec, _ routes: [RouteSpec], elsewhere: [IPNetwork]) -> [String] {
+        spec.routes.filter { want in
+            !routes.contains { routeMatches(want, $0) } && !elsewhere.contains(want.dst.masked)
+        }.map {
             "route \(PlanOp.routeText($0)) dev \(spec.name) is missing\(suffix(spec.namespace))"
         }
     }

@@ -51,6 +51,10 @@ public struct Observation: Equatable, Sendable {
     public var hostRoutes: [RouteSpec]
     /// Current values of the spec's sysctls that could be read (values trimmed of whitespace).
     public var sysctls: [SysctlSpec]
+    /// Destinations (of the spec's routes) that the namespace already routes through some other
+    /// device. As in the reference plugins, "the first one wins": such a route of ours is not
+    /// added beside it, and its absence is no drift.
+    public var routedElsewhere: [NamespaceRef: [IPNetwork]] = [:]
 
     public init(links: [ObservedLink] = [], containerNamespaceExists: Bool = true, containerRoutes: [RouteSpec] = [],
                 hostRoutes: [RouteSpec] = [], sysctls: [SysctlSpec] = []) {

@@ -53,7 +53,8 @@ public enum Planner {
                 + " (kind \(current.kind ?? "none"))")
         }
         try checkGatewayAddresses(spec, current: current.addresses)
-        ensureLink(spec, current: current, observedRoutes: observed.routes(in: spec.namespace), &ops)
+        ensureLink(spec, current: current, observedRoutes: observed.routes(in: spec.namespace),
+                   elsewhere: observed.routedElsewhere[spec.namespace] ?? [], &ops)
     }
 
     /// The reference bridge plugin's ensureAddr rule: any other IPv4 address on the bridge, or an
@@ -90,8 +91,10 @@ public enum Planner {
                 throw PlanError(.interfaceExists, "interface \(peer.name) already exists in the container"
                     + " and is not the peer of \(host.name)")
             }
-            ensureLink(host, current: h, observedRoutes: observed.routes(in: host.namespace), &ops)
-            ensureLink(peer, current: p, observedRoutes: observed.routes(in: peer.namespace), &ops)
+            ensureLink(host, current: h, observedRoutes: observed.routes(in: host.namespace),
+                       elsewhere: observed.routedElsewhere[host.namespace] ?? [], &ops)
+            ensureLink(peer, current: p, observedRoutes: observed.routes(in: peer.namespace),
+                       elsewhere: observed.routedElsewhere[peer.namespace] ?? [], &ops)
             return
         case (nil, .some):
             // A pair is created and destroyed as one: a peer without our host end is someone else's.
@@ -131,6 +134,7 @@ public enum Planner {
 
     /// The attribute diff shared by adopted, existing and just-created links.
     private static func ensureLink(_ spec: LinkSpec, current: ObservedLink, observedRoutes: [RouteSpec],
+                                   elsewhere: [IPNetwork] = [],
                                    _ ops: inout [PlanOp]) {
         let ns = spec.namespace
         // An adopted shared bridge keeps its MTU (as the reference's ensureBridge does): setting it
@@ -164,7 +168,9 @@ public enum Planner {
             ops.append(.addrAdd(ns, spec.name, want))
         }
         if !upFirst && spec.up && !current.up { ops.append(.setUp(ns, spec.name)) }
-        for route in spec.routes where !observedRoutes.contains(where: { routeMatches(route, $0) }) {
+        // A destination another device already serves keeps that route: "the first one wins".
+        for route in spec.routes where !observedRoutes.contains(where: { routeMatches(route, $0) })
+            && !elsewhere.contains(route.dst.masked) {
             ops.append(.routeAdd(ns, link: spec.name, route))
         }
     }

@@ -297,6 +297,15 @@ extension PlannerTests {
 
 extension PlannerTests {
     @Suite struct Drift {
+        @Test func aDestinationRoutedThroughAnotherDeviceIsNeitherPlannedNorDrift() throws {
+            // The reference plugins' IPAM: "the first one wins" (the pod's eth0 default route, say).
+            var observed = Fixture.applied
+            observed.containerRoutes = []
+            observed.routedElsewhere[.container] = [net("0.0.0.0/0")]
+            #expect(Planner.drift(desired: Fixture.spec, observed: observed) == [])
+            #expect(try Planner.planAdd(desired: Fixture.spec, observed: observed) == [])
+        }
+
         @Test func removedAddressDownLinkMissingRouteChangedMTU() {
             var observed = Fixture.applied
                 .replacing("eth0", in: .container) { $0.addresses = []; $0.mtu = 1400 }
