@@ -15,7 +15,9 @@ flags=(-c release
        -Xswiftc -Xfrontend -Xswiftc -function-sections
        -Xswiftc -use-ld=lld
        -Xlinker --symbol-ordering-file="$PWD/tools/skein.order" -Xlinker --no-warn-symbol-ordering)
+bin=$(swift build -c release --show-bin-path)
+# SwiftPM does not track the order file's contents: remove the binaries so they are always relinked.
+rm -f "$bin/skein" "$bin/skein-journal"
 swift build "${flags[@]}" --product skein
 swift build "${flags[@]}" --product skein-journal
-bin=$(swift build -c release --show-bin-path)
 ls -l "$bin/skein" "$bin/skein-journal" >&2
