@@ -83,6 +83,7 @@ struct Context {
     let stateDir: String
     let failpoints: Failpoints
     let process: ProcessRef
+    let retention: RetentionPolicy
 
     init(request: CNIRequest, config: SkeinConfig, env: [String: String]) throws(CNIError) {
         self.request = request
@@ -97,6 +98,19 @@ struct Context {
         }
         failpoints = Failpoints(env["SKEIN_FAILPOINT"])
         process = ProcessIdentity.current()
+        retention = try Context.retention(config.raw)
+    }
+
+    /// `snapshotEvery` (default 10,000; 0 = never) and `retainEvents` (default 200,000; 0 = keep
+    /// every event): a node's journal stays bounded while keeping weeks of history at usual churn.
+    static func retention(_ raw: JSON) throws(CNIError) -> RetentionPolicy {
+        func count(_ key: String, _ fallback: UInt64) throws(CNIError) -> UInt64 {
+            guard let v = raw[key], !v.isNull else { return fallback }
+            guard let n = v.uint64 else { throw CNIError.invalidConfig("\(key) must be a non-negative integer") }
+            return n
+        }
+        let retain = try count("retainEvents", 200_000)
+        return RetentionPolicy(snapshotEvery: try count("snapshotEvery", 10_000), retainEvents: retain == 0 ? nil : retain)
     }
 
     var key: AttachmentKey {
@@ -134,7 +148,7 @@ struct Context {
     var networks: Set<String> { Set(config.delegates.map(\.name)) }
 
     func openJournal() throws(CNIError) -> Journal {
-        do { return try Journal(stateDir: stateDir) } catch {
+        do { return try Journal(stateDir: stateDir, policy: retention) } catch {
             throw CNIError(code: SkeinCode.journal, msg: "cannot open the journal in \(stateDir)", details: "\(error)")
         }
     }

@@ -31,6 +31,23 @@ public struct JournalHead: Equatable, Sendable {
     public static let empty = JournalHead(seq: 0, hash: EventRecord.genesisHash)
 }
 
+/// When the journal snapshots its state and how many events it keeps. A snapshot costs one pass
+/// over the state tables (not the history) every `snapshotEvery` events; pruning deletes the
+/// events before the newest snapshot that leaves at least `retainEvents` events in place, and is
+/// itself recorded (eventsPruned).
+public struct RetentionPolicy: Equatable, Sendable {
+    public var snapshotEvery: UInt64
+    /// nil: keep every event.
+    public var retainEvents: UInt64?
+
+    public init(snapshotEvery: UInt64 = 10_000, retainEvents: UInt64? = nil) {
+        self.snapshotEvery = snapshotEvery
+        self.retainEvents = retainEvents
+    }
+
+    public static let `default` = RetentionPolicy()
+}
+
 public final class Journal {
     public static let defaultStateDir = "/var/lib/skein"
     /// 1 GiB of address space (not memory): LMDB shrinks the map to an existing file's size when
@@ -43,15 +60,20 @@ public final class Journal {
     public let env: LMDBEnvironment
     let events: LMDBDatabase
     let meta: LMDBDatabase
+    let snapshots: LMDBDatabase?
     let tables: [StateTable: LMDBDatabase]
+    public let policy: RetentionPolicy
 
     /// Opens (creating if needed, unless read-only) the journal under `stateDir` (mode 0700, files 0600).
-    public init(stateDir: String, readOnly: Bool = false) throws {
+    public init(stateDir: String, readOnly: Bool = false, policy: RetentionPolicy = .default) throws {
+        self.policy = policy
         do {
             env = try LMDBEnvironment(directory: stateDir, mapSize: Journal.mapSize, readOnly: readOnly)
             let create = !readOnly
             events = try env.openDatabase("events", create: create)
             meta = try env.openDatabase("meta", create: create)
+            // A read-only open of a journal that never took a snapshot has no such database.
+            snapshots = try? env.openDatabase("snapshots", create: create)
             var t: [StateTable: LMDBDatabase] = [:]
             for table in StateTable.allCases { t[table] = try env.openDatabase(table.rawValue, create: create) }
             tables = t
@@ -197,10 +219,71 @@ public final class JournalWriter {
 
     func finish() throws {
         guard appended > 0 else { return }
+        try maintain()
         try txn.put(journal.meta, Journal.headKey, Array("\(head.seq) \(head.hash)".utf8))
         if try txn.get(journal.meta, Journal.schemaKey) == nil {
             try txn.put(journal.meta, Journal.schemaKey, Array(String(EventRecord.schemaVersion).utf8))
         }
+    }
+}
+
+extension JournalWriter {
+    /// Snapshot when this transaction crossed a multiple of `snapshotEvery`; then prune if the
+    /// retention policy allows. Both are events of their own, in this same transaction.
+    func maintain() throws {
+        let policy = journal.policy
+        guard policy.snapshotEvery > 0, let snapshotsDB = journal.snapshots else { return }
+        let start = head.seq - UInt64(appended)
+        guard head.seq / policy.snapshotEvery > start / policy.snapshotEvery else { return }
+        var digest = StateDigest()
+        var rows: [StateRow] = []
+        for table in StateTable.allCases {
+            try txn.forEach(journal.tables[table]!, from: nil, reverse: false) { k, v in
+                digest.add(table, k, v)
+                rows.append(StateRow(table: table, key: Array(k), value: Array(v)))
+                return true
+            }
+        }
+        let count = digest.rows
+        let (record, _) = try append(.snapshotTaken(SnapshotTaken(digest: digest.finalize(), rows: count)))
+        let snapshot = Snapshot(seq: record.seq, prev: record.prev, digest: (record.event.snapshotDigest ?? ""), rows: rows)
+        try txn.put(snapshotsDB, BigEndian.bytes(record.seq), snapshot.encoded())
+        try prune(snapshotsDB)
+    }
+
+    /// Deletes the events before the newest snapshot that still leaves `retainEvents` events, and
+    /// the snapshots older than it; records eventsPruned.
+    func prune(_ snapshotsDB: LMDBDatabase) throws {
+        guard let retain = journal.policy.retainEvents, head.seq > retain else { return }
+        let limit = head.seq - retain
+        var anchor: UInt64?
+        try txn.forEach(snapshotsDB, from: BigEndian.bytes(limit), reverse: true) { k, _ in
+            anchor = BigEndian.uint64(k)
+            return false
+        }
+        guard let anchor, let first = try JournalReader.firstSeq(txn, journal.events), first < anchor else { return }
+        var doomed: [[UInt8]] = []
+        try txn.forEach(journal.events, from: nil, reverse: false) { k, _ in
+            guard let s = BigEndian.uint64(k), s < anchor else { return false }
+            doomed.append(Array(k))
+            return true
+        }
+        for k in doomed { try txn.delete(journal.events, k) }
+        var oldSnapshots: [[UInt8]] = []
+        try txn.forEach(snapshotsDB, from: nil, reverse: false) { k, _ in
+            guard let s = BigEndian.uint64(k), s < anchor else { return false }
+            oldSnapshots.append(Array(k))
+            return true
+        }
+        for k in oldSnapshots { try txn.delete(snapshotsDB, k) }
+        _ = try append(.eventsPruned(EventsPruned(snapshot: anchor, count: doomed.count)))
+    }
+}
+
+extension Event {
+    var snapshotDigest: String? {
+        if case .snapshotTaken(let s) = self { return s.digest }
+        return nil
     }
 }
 
@@ -211,6 +294,35 @@ public struct JournalReader {
     public var state: StateReader { TransactionState(txn: txn, tables: journal.tables) }
 
     public func head() throws -> JournalHead { try JournalReader.head(txn, meta: journal.meta) }
+
+    /// The oldest event still in the journal (1 unless retention pruned some).
+    public func firstSeq() throws -> UInt64? { try JournalReader.firstSeq(txn, journal.events) }
+
+    static func firstSeq(_ txn: LMDBReadable, _ events: LMDBDatabase) throws -> UInt64? {
+        var first: UInt64?
+        try txn.forEach(events, from: nil, reverse: false) { k, _ in
+            first = BigEndian.uint64(k)
+            return false
+        }
+        return first
+    }
+
+    /// The stored snapshot taken at `seq`, if any.
+    public func snapshot(at seq: UInt64) throws -> Snapshot? {
+        guard let db = journal.snapshots, let raw = try txn.get(db, BigEndian.bytes(seq)) else { return nil }
+        return try Snapshot.decode(raw)
+    }
+
+    /// Seqs of the stored snapshots, newest first.
+    public func snapshotSeqs() throws -> [UInt64] {
+        guard let db = journal.snapshots else { return [] }
+        var out: [UInt64] = []
+        try txn.forEach(db, from: nil, reverse: true) { k, _ in
+            if let s = BigEndian.uint64(k) { out.append(s) }
+            return true
+        }
+        return out
+    }
 
     static func head(_ txn: LMDBReadable, meta: LMDBDatabase) throws -> JournalHead {
         guard let raw = try txn.get(meta, Journal.headKey) else { return .empty }

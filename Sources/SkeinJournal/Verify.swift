@@ -21,26 +21,30 @@ public struct VerifyReport: Sendable {
 
 public enum Verifier {
     /// `upTo`: stop after this sequence number (time travel); the state comparison is then skipped.
-    public static func run(_ journal: Journal, upTo: UInt64? = nil, compareState: Bool = true) throws -> VerifyReport {
+    /// `fullChain`: check the hash chain over every retained event (verify); otherwise only from
+    /// the snapshot replay starts at (replay). Replay always starts from the newest stored
+    /// snapshot at or before the target whose rows still hash to the digest its snapshotTaken
+    /// event recorded, so its cost is bounded by the snapshot interval, not the history.
+    public static func run(_ journal: Journal, upTo: UInt64? = nil, compareState: Bool = true,
+                           fullChain: Bool = true) throws -> VerifyReport {
         try journal.read { r in
             var report = VerifyReport()
-            let head = try r.head()
-            report.head = head
-            var expectSeq: UInt64 = 1
-            var prevHash = EventRecord.genesisHash
-            try r.forEachEvent { seq, raw in
-                if let upTo, seq > upTo { return false }
-                let bytes = Array(raw)
-                guard check(seq: seq, bytes: bytes, expectSeq: expectSeq, prevHash: prevHash, into: &report) else { return false }
-                prevHash = SHA256.hex(SHA256.hash(bytes))
-                expectSeq = seq + 1
-                return true
+            report.head = try r.head()
+            let first = try r.firstSeq() ?? 1
+            let start = try startSnapshot(r, first: first, target: upTo ?? report.head.seq)
+            if first > 1 && start == nil {
+                report.problems.append(VerifyProblem(seq: first, message:
+                    "events before \(first) were pruned and no stored snapshot at or after it still verifies"))
+                return report
             }
-            if report.ok, upTo == nil {
-                if head.seq != expectSeq - 1 || head.hash != prevHash {
-                    report.problems.append(VerifyProblem(seq: head.seq, message:
-                        "journal head says seq \(head.seq) hash \(head.hash.prefix(12))…, the chain ends at seq \(expectSeq - 1) hash \(prevHash.prefix(12))… (events lost or tampered at the end)"))
-                }
+            var walk = Walk(anchored: first > 1 || !fullChain && start != nil, start: start)
+            try r.forEachEvent(from: fullChain ? first : (start?.seq ?? first)) { seq, raw in
+                if let upTo, seq > upTo { return false }
+                return walk.step(seq: seq, bytes: Array(raw), into: &report)
+            }
+            if report.ok, upTo == nil, report.head != walk.end {
+                report.problems.append(VerifyProblem(seq: report.head.seq, message:
+                    "journal head says seq \(report.head.seq) hash \(report.head.hash.prefix(12))…, the chain ends at seq \(walk.end.seq) hash \(walk.end.hash.prefix(12))… (events lost or tampered at the end)"))
             }
             if report.ok, compareState, upTo == nil {
                 try compare(report.replayed, with: r, into: &report)
@@ -49,29 +53,76 @@ public enum Verifier {
         }
     }
 
-    static func check(seq: UInt64, bytes: [UInt8], expectSeq: UInt64, prevHash: String, into report: inout VerifyReport) -> Bool {
-        guard seq == expectSeq else {
-            report.problems.append(VerifyProblem(seq: seq, message: "sequence gap: expected \(expectSeq)"))
-            return false
+    static func startSnapshot(_ r: JournalReader, first: UInt64, target: UInt64) throws -> Snapshot? {
+        for seq in try r.snapshotSeqs() where seq <= target && seq >= first {
+            guard let snap = try? r.snapshot(at: seq), StateDigest.of(snap.state).digest == snap.digest else { continue }
+            return snap
         }
-        let record: EventRecord
-        do { record = try EventRecord.decode(bytes) } catch {
-            report.problems.append(VerifyProblem(seq: seq, message: "does not decode: \(error.description)"))
-            return false
+        return nil
+    }
+
+    /// The walk over the events: sequence, chain, decode, and the replayed state.
+    struct Walk {
+        /// The first event's prev cannot be checked (what it points at was pruned or skipped).
+        var anchored: Bool
+        let start: Snapshot?
+        var expectSeq: UInt64?
+        var prevHash = EventRecord.genesisHash
+        var end = JournalHead.empty
+
+        init(anchored: Bool, start: Snapshot?) {
+            self.anchored = anchored
+            self.start = start
         }
-        guard record.seq == seq else {
-            report.problems.append(VerifyProblem(seq: seq, message: "stored under seq \(seq) but says seq \(record.seq)"))
-            return false
+
+        mutating func step(seq: UInt64, bytes: [UInt8], into report: inout VerifyReport) -> Bool {
+            if let expectSeq, seq != expectSeq {
+                report.problems.append(VerifyProblem(seq: seq, message: "sequence gap: expected \(expectSeq)"))
+                return false
+            }
+            if expectSeq == nil && !anchored && seq != 1 {
+                report.problems.append(VerifyProblem(seq: seq, message: "sequence gap: expected 1"))
+                return false
+            }
+            let record: EventRecord
+            do { record = try EventRecord.decode(bytes) } catch {
+                report.problems.append(VerifyProblem(seq: seq, message: "does not decode: \(error.description)"))
+                return false
+            }
+            guard record.seq == seq else {
+                report.problems.append(VerifyProblem(seq: seq, message: "stored under seq \(seq) but says seq \(record.seq)"))
+                return false
+            }
+            if expectSeq == nil && anchored { prevHash = record.prev }
+            guard record.prev == prevHash else {
+                report.problems.append(VerifyProblem(seq: seq, message:
+                    "hash chain broken: prev is \(record.prev.prefix(12))…, the previous event hashes to \(prevHash.prefix(12))… (event \(seq - 1) was changed, or this one was)"))
+                return false
+            }
+            guard replay(record, into: &report) else { return false }
+            prevHash = SHA256.hex(SHA256.hash(bytes))
+            end = JournalHead(seq: seq, hash: prevHash)
+            expectSeq = seq + 1
+            report.events += 1
+            return true
         }
-        guard record.prev == prevHash else {
-            report.problems.append(VerifyProblem(seq: seq, message:
-                "hash chain broken: prev is \(record.prev.prefix(12))…, the previous event hashes to \(prevHash.prefix(12))… (event \(seq - 1) was changed, or this one was)"))
-            return false
+
+        /// Events up to the start snapshot are only checked; at it the state is loaded; after it
+        /// every event is reduced.
+        func replay(_ record: EventRecord, into report: inout VerifyReport) -> Bool {
+            if let start, record.seq < start.seq { return true }
+            if let start, record.seq == start.seq {
+                guard record.prev == start.prev, case .snapshotTaken(let t) = record.event, t.digest == start.digest else {
+                    report.problems.append(VerifyProblem(seq: record.seq, message:
+                        "the stored snapshot does not match the snapshotTaken event it belongs to"))
+                    return false
+                }
+                report.replayed = start.state
+                return true
+            }
+            report.replayed.apply(Reducer.reduce(record, state: report.replayed).changes)
+            return true
         }
-        let reduction = Reducer.reduce(record, state: report.replayed)
-        report.replayed.apply(reduction.changes)
-        report.events += 1
-        return true
     }
 
     static func compare(_ replayed: MemoryState, with r: JournalReader, into report: inout VerifyReport) throws {

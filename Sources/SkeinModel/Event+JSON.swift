@@ -39,6 +39,8 @@ extension Event {
         case .addApplied(let o), .addFailed(let o), .delApplied(let o), .delFailed(let o): return o.json
         case .delRequested(let d): return d.json
         case .gcRequested(let g): return g.json
+        case .snapshotTaken(let s): return .obj([("digest", .string(s.digest)), ("rows", .int(s.rows))])
+        case .eventsPruned(let p): return .obj([("snapshot", .number(String(p.snapshot))), ("count", .int(p.count))])
         }
     }
 
@@ -51,6 +53,13 @@ extension Event {
         case "delApplied": return .delApplied(try Outcome(json: data))
         case "delFailed": return .delFailed(try Outcome(json: data))
         case "gcRequested": return .gcRequested(try GCRequested(json: data))
+        case "snapshotTaken":
+            let f = try Fields(data, path: "snapshotTaken")
+            return .snapshotTaken(SnapshotTaken(digest: try f.string("digest"), rows: try f.int("rows")))
+        case "eventsPruned":
+            let f = try Fields(data, path: "eventsPruned")
+            guard let s = try f.raw("snapshot").uint64 else { throw DecodeError("eventsPruned.snapshot", "expected an unsigned integer") }
+            return .eventsPruned(EventsPruned(snapshot: s, count: try f.int("count")))
         default: throw DecodeError("record.type", "unknown event type \"\(type)\"")
         }
     }

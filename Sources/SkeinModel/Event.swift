@@ -168,7 +168,30 @@ public struct GCRequested: Equatable, Sendable {
     }
 }
 
+/// The journal took a snapshot of the state tables (as they stand after the previous event): the
+/// digest, being in the hash chain, vouches for the stored copy (see Journal retention).
+public struct SnapshotTaken: Equatable, Sendable {
+    public var digest: String
+    public var rows: Int
+    public init(digest: String, rows: Int) {
+        self.digest = digest
+        self.rows = rows
+    }
+}
+
+/// Events before `snapshot` were removed under the retention policy; replay starts at that snapshot.
+public struct EventsPruned: Equatable, Sendable {
+    public var snapshot: UInt64
+    public var count: Int
+    public init(snapshot: UInt64, count: Int) {
+        self.snapshot = snapshot
+        self.count = count
+    }
+}
+
 public enum Event: Equatable, Sendable {
+    case snapshotTaken(SnapshotTaken)
+    case eventsPruned(EventsPruned)
     case addRequested(AddRequested)
     case addApplied(Outcome)
     case addFailed(Outcome)
@@ -186,6 +209,8 @@ public enum Event: Equatable, Sendable {
         case .delApplied: return "delApplied"
         case .delFailed: return "delFailed"
         case .gcRequested: return "gcRequested"
+        case .snapshotTaken: return "snapshotTaken"
+        case .eventsPruned: return "eventsPruned"
         }
     }
 
@@ -194,7 +219,7 @@ public enum Event: Equatable, Sendable {
         case .addRequested(let r): return r.key
         case .addApplied(let o), .addFailed(let o), .delApplied(let o), .delFailed(let o): return o.key
         case .delRequested(let d): return d.key
-        case .gcRequested: return nil
+        case .gcRequested, .snapshotTaken, .eventsPruned: return nil
         }
     }
 }

@@ -39,7 +39,7 @@ public enum Reducer {
             case .delRequested(let d): return try delRequested(d, seq: record.seq, state: state)
             case .delApplied(let o): return try delApplied(o, state: state)
             case .delFailed(let o): return try delFailed(o, seq: record.seq, state: state)
-            case .gcRequested: return Reduction()
+            case .gcRequested, .snapshotTaken, .eventsPruned: return Reduction()
             }
         } catch {
             // A state row that does not decode is corruption: refuse to build on it.
