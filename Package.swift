@@ -37,6 +37,10 @@ let package = Package(
         .executableTarget(name: "skein-journal", dependencies: ["SkeinJournal", "SkeinReducer", "SkeinModel"],
                           path: "tools/skein-journal", swiftSettings: system),
 
+        // Benchmark support (not shipped): synthesizes journals through the real append path.
+        .executableTarget(name: "skein-journal-synth", dependencies: ["SkeinJournal", "SkeinModel"],
+                          path: "tools/bench/synth", swiftSettings: system),
+
         // Tests.
         .testTarget(name: "SkeinModelTests", dependencies: ["SkeinModel"]),
         .testTarget(name: "SkeinReducerTests", dependencies: ["SkeinReducer", "SkeinModel"]),

@@ -353,11 +353,29 @@ public struct JournalReader {
         return out
     }
 
-    /// Raw event bytes in sequence order from `seq`; `body` returns false to stop.
+    /// Raw event bytes in sequence order from `seq`; `body` returns false to stop. The buffer is
+    /// valid only during the call. Every 8,192 events the mapped pages already read are released,
+    /// so a scan of a million events runs in bounded memory.
     public func forEachEvent(from seq: UInt64 = 1, _ body: (UInt64, UnsafeRawBufferPointer) throws -> Bool) throws {
+        var visited = 0
+        var low: UnsafeRawPointer?
+        var high: UnsafeRawPointer?
         try txn.forEach(journal.events, from: BigEndian.bytes(seq), reverse: false) { key, value in
             guard let s = BigEndian.uint64(key) else { throw JournalError(.corrupt, "event key of \(key.count) bytes") }
-            return try body(s, value)
+            guard try body(s, value) else { return false }
+            if let p = value.baseAddress {
+                low = low.map { min($0, p) } ?? p
+                high = high.map { max($0, p) } ?? p
+            }
+            visited += 1
+            if visited % 8192 == 0, let l = low, let h = high {
+                // The span of values read in this stretch (append order keeps it compact). Dropping a
+                // page that is still needed is harmless: it faults back in from the page cache.
+                LMDBEnvironment.releaseMappedPages(from: l, to: h)
+                low = nil
+                high = nil
+            }
+            return true
         }
     }
 

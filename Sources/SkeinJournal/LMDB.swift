@@ -180,6 +180,19 @@ public final class LMDBEnvironment {
         return (info.me_mapsize, info.me_last_pgno, info.me_last_txnid)
     }
 
+    /// Drops this process's page mappings of `range` of the data file, given by addresses of values
+    /// read from it (the pages stay in the page cache and fault back in on the next access). A long
+    /// read-only scan calls it now and then so that its resident set stays bounded instead of
+    /// growing with every page of the file it touched. Only for environments opened without
+    /// MDB_WRITEMAP (ours): the map is read-only and file-backed, so nothing can be lost.
+    public static func releaseMappedPages(from low: UnsafeRawPointer, to high: UnsafeRawPointer) {
+        let page = UInt(getpagesize())
+        let start = UInt(bitPattern: low) & ~(page - 1)
+        let end = UInt(bitPattern: high) & ~(page - 1)
+        guard end > start, let base = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(base, Int(end - start), MADV_DONTNEED)
+    }
+
     /// Changes the map size (0: adopt the size recorded by another process). LMDB requires that no
     /// transaction is open in this process, since the mapping is replaced.
     func remap(to size: Int, after error: LMDBError) throws {
