@@ -32,6 +32,38 @@ extension EventRecord {
     }
 }
 
+extension EventRecord {
+    /// The envelope's seq, schema and prev without decoding the event: records are written with
+    /// a fixed field order (`{"seq":N,"schema":S,"time":T,"prev":"…",`), so a scan that only
+    /// checks the chain (verify, over events a snapshot already covers) need not parse each one.
+    /// nil when the bytes do not start that way; the caller then decodes fully for the error.
+    public static func header(_ b: UnsafeRawBufferPointer) -> (seq: UInt64, schema: Int, prev: String)? {
+        var i = 0
+        func literal(_ s: StaticString) -> Bool {
+            let n = s.utf8CodeUnitCount
+            guard i + n <= b.count else { return false }
+            for k in 0..<n where b[i + k] != s.utf8Start[k] { return false }
+            i += n
+            return true
+        }
+        func number() -> UInt64? {
+            var v: UInt64 = 0
+            let start = i
+            while i < b.count, b[i] >= 0x30, b[i] <= 0x39, i - start < 20 {
+                v = v &* 10 &+ UInt64(b[i] - 0x30)
+                i += 1
+            }
+            return i > start ? v : nil
+        }
+        guard literal("{\"seq\":"), let seq = number(), literal(",\"schema\":"), let schema = number(),
+              literal(",\"time\":") else { return nil }
+        if i < b.count, b[i] == UInt8(ascii: "-") { i += 1 }
+        guard number() != nil, literal(",\"prev\":\""), i + 64 < b.count, b[i + 64] == UInt8(ascii: "\"") else { return nil }
+        let prev = String(decoding: UnsafeRawBufferPointer(rebasing: b[i..<(i + 64)]), as: UTF8.self)
+        return (seq, Int(schema), prev)
+    }
+}
+
 extension Event {
     func dataJSON() -> JSON {
         switch self {
