@@ -4,63 +4,54 @@ import SkeinModel
 import SkeinReducer
 
 // skein-journal: read-only tools over a Skein journal. It links the journal and the pure reducer,
-// never the executor (the target graph has no edge to it), and opens LMDB read-only.
+// never the executor (the target graph has no edge to it), and opens LMDB read-only: read
+// transactions only, so it never blocks the plugin and works on a copied state directory.
 
 let usage = """
-usage: skein-journal <command> [--state-dir DIR] [options]
+usage: skein-journal <command> [--state-dir DIR] [options]     (skein-journal <command> --help)
 
 commands:
-  verify              check the hash chain, sequence continuity and schema of every event, and that
-                      replaying the events reproduces the materialized state
-  replay [--to SEQ]   rebuild the state from the events (up to SEQ) and print it; without --to it is
-                      also compared with the materialized state
-  help                this text
+  verify                     check the hash chain, sequence continuity and schema of every event,
+                             and that replaying the events reproduces the materialized state
+  replay [--to SEQ | --at TIME]
+                             the state rebuilt from the events (up to SEQ, or as it was at TIME);
+                             without either it is also compared with the materialized state
+  explain TARGET             the history of an attachment (cid/ifname), container ID, pod
+                             (namespace/name or UID) or IP address: requested, allocated, applied,
+                             failed, deleted, recovered, released by GC — with times and durations
+  audit export               the attachment history as JSON Lines or CSV, one record per lifecycle
+                             event, each with its seq, chain hash and raw event
+  audit verify FILE          check an export on its own: hashes, fields, chain
+  help                       this text
 
 options:
   --state-dir DIR     the journal's directory (default: $SKEIN_STATE_DIR, else /var/lib/skein)
-  --json              machine-readable output
+  --json              machine-readable output (verify, replay, explain)
+  TIME                RFC 3339 (2026-11-29T14:03:00Z, 2026-11-29T16:03:00+02:00) or Unix seconds
 
 exit codes:
-  0  the journal is consistent
-  1  a problem was found (the first bad event is named)
+  0  ok (the journal or export is consistent; the target has a history)
+  1  a problem was found (the first bad event or record is named), or the target has no history
   2  usage error
-  3  the journal cannot be opened
+  3  the journal or file cannot be opened
 """
 
-struct Options {
-    var command = ""
-    var stateDir = Journal.defaultStateDir
-    var json = false
-    var to: UInt64?
-}
+let verifyHelp = """
+usage: skein-journal verify [--state-dir DIR] [--json]
 
-func fail(_ message: String, code: Int32) -> Never {
-    fputs("skein-journal: \(message)\n", stderr)
-    exit(code)
-}
+Checks every event: sequence continuity, schema, the hash chain, the journal head, and that
+replaying the events reproduces the materialized state tables. Exit 0 consistent, 1 the first
+problem is named, 3 cannot open.
+"""
 
-func parseOptions(_ args: [String]) -> Options {
-    var o = Options()
-    if let env = getenv("SKEIN_STATE_DIR"), env.pointee != 0 { o.stateDir = String(cString: env) }
-    var i = 0
-    while i < args.count {
-        let a = args[i]
-        switch a {
-        case "--state-dir":
-            guard i + 1 < args.count else { fail("--state-dir needs a directory", code: 2) }
-            o.stateDir = args[i + 1]; i += 1
-        case "--json": o.json = true
-        case "--to":
-            guard i + 1 < args.count, let s = UInt64(args[i + 1]) else { fail("--to needs a sequence number", code: 2) }
-            o.to = s; i += 1
-        case "-h", "--help", "help": print(usage); exit(0)
-        default:
-            if o.command.isEmpty && !a.hasPrefix("-") { o.command = a } else { fail("unknown argument \"\(a)\"\n\n\(usage)", code: 2) }
-        }
-        i += 1
-    }
-    return o
-}
+let replayHelp = """
+usage: skein-journal replay [--to SEQ | --at TIME] [--state-dir DIR] [--json]
+
+Prints the state (attachments, allocations per network) rebuilt from the events: up to and
+including SEQ, or as it was after the last event at or before TIME (RFC 3339 or Unix seconds;
+the first event later than TIME ends the replay). Without either, the replay is also compared
+with the materialized state. Exit 0 ok, 1 a problem in the events replayed, 2 usage, 3 cannot open.
+"""
 
 func printState(_ state: MemoryState, json: Bool) {
     let attachments = state.attachmentRecords
@@ -87,27 +78,53 @@ func printState(_ state: MemoryState, json: Bool) {
     for (net, ip, holder) in allocations { print("  \(net) \(ip) -> \(holder)") }
 }
 
-let opts = parseOptions(Array(CommandLine.arguments.dropFirst()))
-guard !opts.command.isEmpty else { fail("no command\n\n\(usage)", code: 2) }
-guard opts.command == "verify" || opts.command == "replay" else { fail("unknown command \"\(opts.command)\"\n\n\(usage)", code: 2) }
-
-let journal: Journal
-do { journal = try Journal(stateDir: opts.stateDir, readOnly: true) } catch { fail("\(error)", code: 3) }
-
-let report: VerifyReport
-do { report = try Verifier.run(journal, upTo: opts.to) } catch { fail("\(error)", code: 1) }
-
-if opts.command == "replay" { printState(report.replayed, json: opts.json) }
-if opts.json && opts.command == "verify" {
-    let out = JSON.obj([("ok", .bool(report.ok)), ("events", .int(report.events)),
-                        ("head", .obj([("seq", .number(String(report.head.seq))), ("hash", .string(report.head.hash))])),
-                        ("problems", .array(report.problems.map { .string($0.description) }))])
-    print(out.pretty())
-} else {
-    for p in report.problems { fputs("problem: \(p)\n", stderr) }
-    if opts.command == "verify" || !report.ok {
-        print(report.ok ? "ok: \(report.events) events, chain intact, replay matches the state (head \(report.head.seq) \(report.head.hash.prefix(16)))"
-                        : "FAILED: \(report.problems.count) problem(s); first: \(report.problems[0])")
+/// verify and replay: both are a Verifier run (replay stops early for --to / --at).
+func verifyOrReplay(_ command: String, _ args: Args) -> Never {
+    let isReplay = command == "replay"
+    args.accept(isReplay ? ["--state-dir", "--json", "--to", "--at"] : ["--state-dir", "--json"], positional: 0...0,
+                help: isReplay ? replayHelp : verifyHelp)
+    var upTo: UInt64?
+    if let to = args.values["--to"] {
+        guard let s = UInt64(to) else { fail("--to needs a sequence number", code: 2) }
+        upTo = s
     }
+    let at = args.time("--at")
+    if upTo != nil && at != nil { fail("--to and --at exclude each other\n\n\(replayHelp)", code: 2) }
+    let journal = openJournal(args)
+    let report: VerifyReport
+    do {
+        if let at { upTo = try History.seq(atOrBefore: at, in: journal) }
+        // verify checks the whole chain; replay starts at the newest snapshot that still verifies.
+        report = try Verifier.run(journal, upTo: upTo, fullChain: !isReplay)
+    } catch { fail("\(error)", code: 1) }
+    if isReplay { printState(report.replayed, json: args.json) }
+    if args.json && !isReplay {
+        let out = JSON.obj([("ok", .bool(report.ok)), ("events", .int(report.events)),
+                            ("head", .obj([("seq", .number(String(report.head.seq))), ("hash", .string(report.head.hash))])),
+                            ("problems", .array(report.problems.map { .string($0.description) }))])
+        print(out.pretty())
+    } else {
+        for p in report.problems { fputs("problem: \(p)\n", stderr) }
+        if !isReplay || !report.ok {
+            print(report.ok ? "ok: \(report.events) events, chain intact, replay matches the state (head \(report.head.seq) \(report.head.hash.prefix(16)))"
+                            : "FAILED: \(report.problems.count) problem(s); first: \(report.problems[0])")
+        }
+    }
+    if isReplay, let upTo, !args.json { fputs("(state after event \(upTo))\n", stderr) }
+    exit(report.ok ? 0 : 1)
 }
-exit(report.ok ? 0 : 1)
+
+let args = Args(Array(CommandLine.arguments.dropFirst()))
+guard let command = args.words.first else {
+    if args.help { print(usage); exit(0) }
+    fail("no command\n\n\(usage)", code: 2)
+}
+var rest = args
+rest.words.removeFirst()
+switch command {
+case "help": print(usage); exit(0)
+case "verify", "replay": verifyOrReplay(command, rest)
+case "explain": explainCommand(rest)
+case "audit": auditCommand(rest)
+default: fail("unknown command \"\(command)\"\n\n\(usage)", code: 2)
+}
