@@ -74,8 +74,20 @@ func printState(_ state: MemoryState, json: Bool) {
         let pod = a.pod.map { " pod=\($0.namespace)/\($0.name)" } ?? ""
         print("  \(a.key)  network=\(a.network) status=\(a.status.rawValue) ips=\(ips.isEmpty ? "-" : ips)\(pod)")
     }
+    // Allocations per pool, and the links the attachments hold (host end, container end, bridge).
     print("allocations: \(allocations.count)")
-    for (net, ip, holder) in allocations { print("  \(net) \(ip) -> \(holder)") }
+    var pool = ""
+    for (net, ip, holder) in allocations {
+        if net != pool { print("  pool \(net):"); pool = net }
+        print("    \(ip) -> \(holder)")
+    }
+    let links = attachments.flatMap { a in a.spec.links.map { (a.key, $0) } }
+    print("links: \(links.count)")
+    for (key, l) in links {
+        let mac = l.mac.map { " mac=\($0)" } ?? ""
+        let shared = l.shared ? " (shared)" : ""
+        print("  \(key)  \(l.namespace.rawValue) \(l.name)\(mac)\(l.master.map { " master=\($0)" } ?? "")\(shared)")
+    }
 }
 
 /// verify and replay: both are a Verifier run (replay stops early for --to / --at).
