@@ -64,7 +64,7 @@ def add_latency(skein, states, iterations, prefix):
                         sys.exit(f"ADD failed: {r.stdout}{r.stderr}")
                     if i >= 3:
                         samples[name].append(ms)
-                    subprocess.run([skein], input=conf(d), env=dict(env, CNI_COMMAND="DEL"), capture_output=True)
+                    subprocess.run([skein], input=conf(d), env=dict(env, CNI_COMMAND="DEL"), capture_output=True, text=True)
                 finally:
                     sh("ip", "netns", "del", ns, check=False)
     finally:
@@ -74,7 +74,7 @@ def add_latency(skein, states, iterations, prefix):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--events", type=int, default=1_000_000, help="0 skips the big journal")
     ap.add_argument("--iterations", type=int, default=40)
     ap.add_argument("--keep", action="store_true", help="keep the synthesized journals")
     args = ap.parse_args()
@@ -87,26 +87,12 @@ def main():
     work = tempfile.mkdtemp(prefix="skein-jbench-")
     prefix = "jb" + secrets.token_hex(2)
     try:
-        big = os.path.join(work, "big")
-        print(f"synthesizing {args.events:,} events ...", flush=True)
-        secs = synthesize(synth, big, args.events)
-        size = sum(os.path.getsize(os.path.join(big, f)) for f in os.listdir(big))
-        print(f"  {secs:.1f} s, data {size / 2**20:.0f} MiB")
-        rows = []
-        for label, cmd in [("verify (whole chain, state from the newest snapshot)", [journal, "verify", "--state-dir", big]),
-                           ("replay (from the newest snapshot)", [journal, "replay", "--state-dir", big, "--json"]),
-                           ("audit export --format jsonl", [journal, "audit", "export", "--format", "jsonl",
-                                                             "--state-dir", big, "--out", os.path.join(work, "audit.jsonl")])]:
-            wall, rss = timed(cmd)
-            rows.append((label, wall, rss))
-        print(f"\n| {args.events:,} events | wall s | peak RSS MB |\n|---|---|---|")
-        for label, wall, rss in rows:
-            print(f"| {label} | {wall:.2f} | {rss:.1f} |")
+        if args.events > 0:
+            big_journal(synth, journal, work, args.events)
         print("\nADD latency: journal with 100,000 events vs empty (median of", args.iterations, "each, interleaved)")
         hundred = os.path.join(work, "100k")
         synthesize(synth, hundred, 100_000)
-        empty = os.path.join(work, "empty")
-        med = add_latency(skein, {"empty": empty, "100k": hundred}, args.iterations, prefix)
+        med = add_latency(skein, {"empty": os.path.join(work, "empty"), "100k": hundred}, args.iterations, prefix)
         print(f"| empty | 100k | ratio | target |\n|---|---|---|---|\n| {med['empty']:.2f} ms | {med['100k']:.2f} ms | "
               f"{med['100k'] / med['empty']:.3f} | <= 1.10 |")
     finally:
@@ -114,6 +100,24 @@ def main():
             print("kept", work)
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def big_journal(synth, journal, work, events):
+    big = os.path.join(work, "big")
+    print(f"synthesizing {events:,} events ...", flush=True)
+    secs = synthesize(synth, big, events)
+    size = sum(os.path.getsize(os.path.join(big, f)) for f in os.listdir(big))
+    print(f"  {secs:.1f} s, data {size / 2**20:.0f} MiB")
+    rows = []
+    for label, cmd in [("verify (whole chain, state from the newest snapshot)", [journal, "verify", "--state-dir", big]),
+                       ("replay (from the newest snapshot)", [journal, "replay", "--state-dir", big, "--json"]),
+                       ("audit export --format jsonl", [journal, "audit", "export", "--format", "jsonl",
+                                                         "--state-dir", big, "--out", os.path.join(work, "audit.jsonl")])]:
+        wall, rss = timed(cmd)
+        rows.append((label, wall, rss))
+    print(f"\n| {events:,} events | wall s | peak RSS MB |\n|---|---|---|")
+    for label, wall, rss in rows:
+        print(f"| {label} | {wall:.2f} | {rss:.1f} |")
 
 
 if __name__ == "__main__":
