@@ -85,6 +85,23 @@ public struct HistoryTracker {
 
     public func context(_ key: AttachmentKey) -> KeyContext? { live[key] }
 
+    /// After retention pruned the events that opened them, the attachments alive at the first kept
+    /// event are known from the snapshot stored with it: their context comes from its rows.
+    public mutating func seed(from snapshot: Snapshot) {
+        for rec in snapshot.state.attachmentRecords {
+            let phase: KeyContext.Phase
+            switch rec.status {
+            case .adding: phase = .adding
+            case .active: phase = .active
+            case .failed: phase = .failed
+            case .deleting: phase = .deleting
+            }
+            let mac = rec.spec.links.first { $0.kind == .vethPeer }?.mac?.description
+            live[rec.key] = KeyContext(network: rec.network, pod: rec.pod, ips: rec.addresses.map(\.address.description),
+                                       mac: mac, requestSeq: rec.requestSeq, phase: phase)
+        }
+    }
+
     /// nil for events that belong to no attachment (snapshots, pruning).
     public mutating func derive(_ rec: EventRecord, hash: String, raw: [UInt8]) -> AuditRecord? {
         var a = AuditRecord(seq: rec.seq, hash: hash, prev: rec.prev, timeNs: rec.timeNs, node: node,
@@ -206,6 +223,10 @@ public enum History {
                               progress: ((UInt64) -> Void)? = nil,
                               _ body: (AuditRecord, HistoryTracker) throws -> Bool) throws {
         try journal.read { r in
+            // A pruned journal starts at a snapshot: what was alive then comes from its rows.
+            if let first = try r.firstSeq(), first > 1, from <= first, let snap = try r.snapshot(at: first) {
+                tracker.seed(from: snap)
+            }
             try r.forEachEvent(from: from) { seq, raw in
                 if seq & 0xFFFF == 0 { progress?(seq) }
                 if let prefilter, !prefilter(raw) { return true }

@@ -114,6 +114,30 @@ private func tables(_ j: Journal) throws -> MemoryState {
         }
     }
 
+    @Test func historyAfterPruningKnowsTheAttachmentsTheSnapshotHeld() throws {
+        try withDir { dir in
+            let j = try Journal(stateDir: dir, policy: RetentionPolicy(snapshotEvery: 40, retainEvents: 100))
+            try churn(j, pods: 200)
+            // c7 was added near the start (its addRequested is long pruned) and is still alive: the
+            // churn never deletes pod n-3 when n is a multiple of 10.
+            let first = try #require(try j.read { try $0.firstSeq() })
+            #expect(first > 1)
+            let held = try #require(try j.read { try $0.attachment(key(7)) })
+            try j.append([.delRequested(DelRequested(key: key(7), cause: .request, process: ProcessRef(pid: 1, startTime: 2))),
+                          .delApplied(Outcome(key: key(7)))])
+            var tracker = HistoryTracker(node: "n")
+            var deleted: AuditRecord?
+            try History.stream(j, tracker: &tracker) { r, _ in
+                if r.key == key(7).description && r.outcome == "deleted" { deleted = r }
+                return true
+            }
+            let r = try #require(deleted)
+            #expect(r.network == "blue")
+            #expect(r.ips == held.addresses.map(\.address.description), "the context came from the snapshot: \(r.ips)")
+            #expect(!r.ips.isEmpty)
+        }
+    }
+
     @Test func timeTravelBeforeTheFirstKeptEventIsRefused() throws {
         try withDir { dir in
             let j = try Journal(stateDir: dir, policy: RetentionPolicy(snapshotEvery: 40, retainEvents: 100))
