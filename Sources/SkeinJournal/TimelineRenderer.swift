@@ -655,17 +655,7 @@ private func pad(_ v: Int64, _ width: Int) -> String {
 
 /// "YYYY-MM-DD" (proleptic Gregorian, UTC) of a time in ns since the epoch.
 private func date(_ ns: Int64) -> String {
-    let days = floorDiv(ns, 86_400_000_000_000)
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468
-    let era = floorDiv(z, 146_097)
-    let doe = z - era * 146_097
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-    let mp = (5 * doy + 2) / 153
-    let d = doy - (153 * mp + 2) / 5 + 1
-    let m = mp < 10 ? mp + 3 : mp - 9
-    let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
+    let (y, m, d) = Timestamp.civil(fromDays: floorDiv(ns, 86_400_000_000_000))
     return "\(y < 0 ? "-" : "")\(pad(y < 0 ? -y : y, 4))-\(pad(m, 2))-\(pad(d, 2))"
 }
 
