@@ -22,6 +22,8 @@ commands:
   audit export               the attachment history as JSON Lines or CSV, one record per lifecycle
                              event, each with its seq, chain hash and raw event
   audit verify FILE          check an export on its own: hashes, fields, chain
+  audit timeline             an HTML/SVG page: one lane per pod (--by-ip: per address) over time,
+                             attachments as bars, failures, crash recoveries and GC as markers
   help                       this text
 
 options:
