@@ -37,6 +37,17 @@ public enum Verifier {
                     "events before \(first) were pruned and no stored snapshot at or after it still verifies"))
                 return report
             }
+            if fullChain {
+                // A stored snapshot that no longer hashes to its recorded digest is evidence of
+                // tampering (or damage) even when replay does not need it.
+                for seq in try r.snapshotSeqs() {
+                    let snap = try? r.snapshot(at: seq)
+                    if snap.map({ StateDigest.of($0.state).digest != $0.digest }) ?? true {
+                        report.problems.append(VerifyProblem(seq: seq, message:
+                            "the stored snapshot does not hash to the digest its snapshotTaken event recorded"))
+                    }
+                }
+            }
             var walk = Walk(anchored: first > 1 || !fullChain && start != nil, start: start)
             try r.forEachEvent(from: fullChain ? first : (start?.seq ?? first)) { seq, raw in
                 if let upTo, seq > upTo { return false }

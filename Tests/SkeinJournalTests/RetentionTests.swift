@@ -114,6 +114,27 @@ private func tables(_ j: Journal) throws -> MemoryState {
         }
     }
 
+    @Test func verifyReportsATamperedSnapshotEvenWhenReplayDoesNotNeedIt() throws {
+        try withDir { dir in
+            do {
+                let j = try Journal(stateDir: dir, policy: RetentionPolicy(snapshotEvery: 40, retainEvents: nil))
+                try churn(j, pods: 60)
+            }
+            let env = try LMDBEnvironment(directory: dir)
+            let db = try env.openDatabase("snapshots", create: false)
+            let seq: UInt64 = try env.write { txn in
+                let (k, v) = try #require(try txn.last(db))
+                var snap = try Snapshot.decode(v)
+                snap.rows[0].value = Array("tampered".utf8)
+                try txn.put(db, k, snap.encoded())
+                return snap.seq
+            }
+            let j = try Journal(stateDir: dir, readOnly: true)
+            let report = try Verifier.run(j)
+            #expect(report.problems.contains { $0.seq == seq && $0.message.contains("snapshot") }, "\(report.problems)")
+        }
+    }
+
     @Test func historyAfterPruningKnowsTheAttachmentsTheSnapshotHeld() throws {
         try withDir { dir in
             let j = try Journal(stateDir: dir, policy: RetentionPolicy(snapshotEvery: 40, retainEvents: 100))
