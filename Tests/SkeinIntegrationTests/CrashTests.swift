@@ -50,6 +50,15 @@ struct CrashTests {
         return names + ["add-before-outcome", "add-after-outcome"]
     }
 
+    /// Only an add-op-i past the end of the plan may survive its failpoint: that ends discovery.
+    /// The ADD must then have succeeded, and a DEL cleans it up.
+    func survived(_ fp: String, _ add: ProcessResult, _ sb: Sandbox, _ ns: String, _ config: String) {
+        #expect(fp.hasPrefix("add-op-"), "\(fp): ADD exited \(add.status): \(add.stdout) \(add.stderr)")
+        #expect(add.status == 0, "\(fp): \(add.stdout)")
+        #expect(cni("DEL", sb, container: "crash", netns: ns, config: config).status == 0)
+        SkeinIT.expectClean(sb, netns: ns)
+    }
+
     /// Subnet 30: every ADD failpoint, then DEL.
     @Test func addCrashThenDelCleansUp() {
         guard Env.canRunKernelTests else { return }   // not root or no binaries
@@ -60,11 +69,7 @@ struct CrashTests {
             var died = false
             crashAdd(fp, n: n, tag: "ca") { sb, ns, config, add in
                 if add.status != Self.killed {
-                    // Only an add-op-i past the end of the plan may survive: that ends discovery.
-                    #expect(fp.hasPrefix("add-op-"), "\(fp): ADD exited \(add.status): \(add.stdout) \(add.stderr)")
-                    #expect(add.status == 0, "\(fp): \(add.stdout)")
-                    #expect(cni("DEL", sb, container: "crash", netns: ns, config: config).status == 0)
-                    SkeinIT.expectClean(sb, netns: ns)
+                    survived(fp, add, sb, ns, config)
                     return
                 }
                 died = true
@@ -99,10 +104,7 @@ struct CrashTests {
             var died = false
             crashAdd(fp, n: n, tag: "cr") { sb, ns, config, add in
                 if add.status != Self.killed {
-                    #expect(fp.hasPrefix("add-op-"), "\(fp): ADD exited \(add.status): \(add.stdout) \(add.stderr)")
-                    #expect(add.status == 0, "\(fp): \(add.stdout)")
-                    #expect(cni("DEL", sb, container: "crash", netns: ns, config: config).status == 0)
-                    SkeinIT.expectClean(sb, netns: ns)
+                    survived(fp, add, sb, ns, config)
                     return
                 }
                 died = true
