@@ -21,14 +21,19 @@ let package = Package(
         // C system libraries.
         .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
         .systemLibrary(name: "CNetlink", path: "Sources/CNetlink", pkgConfig: "libnl-route-3.0"),
+        .systemLibrary(name: "CSSL", path: "Sources/CSSL"),
 
         // Pure layers.
         .target(name: "SkeinModel", swiftSettings: pure),
         .target(name: "SkeinReducer", dependencies: ["SkeinModel"], swiftSettings: pure),
+        // Multus semantics: NADs, the networks annotation, the delegate list, network-status.
+        .target(name: "SkeinMeta", dependencies: ["SkeinModel"], swiftSettings: pure),
 
         // I/O layers.
         .target(name: "SkeinJournal", dependencies: ["SkeinModel", "SkeinReducer", "CLMDB"], swiftSettings: system),
         .target(name: "SkeinNetlink", dependencies: ["CNetlink"], swiftSettings: system),
+        // The Kubernetes API over HTTPS (OpenSSL), for pods, NADs and pods/status.
+        .target(name: "SkeinKube", dependencies: ["SkeinModel", "CSSL"], swiftSettings: system),
         .target(name: "SkeinExecutor", dependencies: ["SkeinModel", "SkeinReducer", "SkeinNetlink"], swiftSettings: system),
         .target(name: "SkeinEngine", dependencies: ["SkeinModel", "SkeinReducer", "SkeinJournal", "SkeinExecutor"], swiftSettings: system),
 
@@ -46,6 +51,8 @@ let package = Package(
         .testTarget(name: "SkeinReducerTests", dependencies: ["SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinJournalTests", dependencies: ["SkeinJournal", "SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinNetlinkTests", dependencies: ["SkeinNetlink"]),
+        .testTarget(name: "SkeinMetaTests", dependencies: ["SkeinMeta", "SkeinModel"]),
+        .testTarget(name: "SkeinKubeTests", dependencies: ["SkeinKube", "SkeinModel"]),
         .testTarget(name: "SkeinExecutorTests", dependencies: ["SkeinExecutor", "SkeinNetlink", "SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinIntegrationTests", dependencies: ["SkeinModel"]),
     ]

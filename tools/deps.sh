@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Skein needs on Debian 12, if it is missing. Idempotent.
 set -euo pipefail
-pkgs=(liblmdb-dev lmdb-utils libnl-route-3-dev libnl-3-dev containernetworking-plugins iproute2 iputils-ping jq procps)
+pkgs=(libssl-dev openssl python3 liblmdb-dev lmdb-utils libnl-route-3-dev libnl-3-dev containernetworking-plugins iproute2 iputils-ping jq procps)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -59,6 +59,8 @@ extension Executor {
             _ = try h.linkDelete(name: name)
             // Deleting a veth end takes its peer along, maybe in the other namespace: forget all.
             indexes = [.host: [:], .container: [:]]
+        default:
+            throw ExecutorError(op: op.description, errno: EOPNOTSUPP, message: "not supported by this build")
         }
     }
 

@@ -142,6 +142,10 @@ extension AddRequested {
         b.set("plugin", plugin)
         if !requestedIPs.isEmpty { b.set("requestedIPs", JSON.array(requestedIPs.map { .string($0.description) })) }
         b.set("cniArgsMAC", cniArgsMAC)
+        if !chained.isEmpty { b.set("chained", JSON.array(chained)) }
+        b.set("cniArgs", cniArgs)
+        if !execTypes.isEmpty { b.set("execTypes", JSON.array(execTypes.map { .string($0) })) }
+        b.set("facts", facts)
         b.set("decision", decision?.json)
         b.set("refusal", refusal.map { JSON.obj([("code", .int($0.code)), ("message", .string($0.message))]) })
         return b.json
@@ -164,7 +168,9 @@ extension AddRequested {
                   network: try f.string("network"), netns: try f.string("netns"),
                   pod: f.has("pod") ? try PodRef(json: try f.raw("pod"), path: "addRequested.pod") : nil,
                   process: try ProcessRef(json: try f.raw("process"), path: "addRequested.process"),
-                  plugin: try f.raw("plugin"), requestedIPs: ips, cniArgsMAC: try f.optString("cniArgsMAC"))
+                  plugin: try f.raw("plugin"), requestedIPs: ips, cniArgsMAC: try f.optString("cniArgsMAC"),
+                  chained: try f.array("chained"), cniArgs: try f.optString("cniArgs"),
+                  execTypes: try f.array("execTypes").compactMap(\.string), facts: f.has("facts") ? try f.raw("facts") : nil)
         self.decision = decision
         self.refusal = refusal
     }
@@ -240,6 +246,8 @@ extension AddDecision {
         }))
         if !resultRoutes.isEmpty { b.set("routes", JSON.array(resultRoutes.map(\.json))) }
         b.set("dns", dns)
+        if !holdsAddresses { b.set("unheld", true) }
+        if !exec.isEmpty { b.set("exec", JSON.array(exec)) }
         return b.json
     }
 
@@ -255,7 +263,8 @@ extension AddDecision {
         var routes: [RouteSpec] = []
         for r in try f.array("routes") { routes.append(try RouteSpec(json: r, path: "decision.routes")) }
         self.init(pluginType: try f.string("type"), spec: try AttachmentSpec(json: try f.raw("spec")),
-                  addresses: held, cursors: cursors, resultRoutes: routes, dns: f.has("dns") ? try f.raw("dns") : nil)
+                  addresses: held, cursors: cursors, resultRoutes: routes, dns: f.has("dns") ? try f.raw("dns") : nil,
+                  holdsAddresses: !(try f.bool("unheld")), exec: try f.array("exec"))
     }
 }
 

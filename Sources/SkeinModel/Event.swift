@@ -66,15 +66,23 @@ public struct AddDecision: Equatable, Sendable {
     public var cursors: [Int: IPAddress]
     public var resultRoutes: [RouteSpec]
     public var dns: JSON?
+    /// Whether `addresses` are held in the allocation tables (host-local) or only reported (static
+    /// IPAM, addresses taken from prevResult): only held ones are checked for conflicts and released.
+    public var holdsAddresses: Bool
+    /// The chain's plugins from the first one exec'ed from CNI_PATH on (configs as they will be sent).
+    /// Everything before it is built in and described by `spec`.
+    public var exec: [JSON]
 
     public init(pluginType: String, spec: AttachmentSpec, addresses: [HeldAddress], cursors: [Int: IPAddress],
-                resultRoutes: [RouteSpec], dns: JSON?) {
+                resultRoutes: [RouteSpec], dns: JSON?, holdsAddresses: Bool = true, exec: [JSON] = []) {
         self.pluginType = pluginType
         self.spec = spec
         self.addresses = addresses
         self.cursors = cursors
         self.resultRoutes = resultRoutes
         self.dns = dns
+        self.holdsAddresses = holdsAddresses
+        self.exec = exec
     }
 }
 
@@ -94,18 +102,29 @@ public struct AddRequested: Equatable, Sendable {
     public var netns: String
     public var pod: PodRef?
     public var process: ProcessRef
-    /// The delegate plugin config, exactly as the plugin sees it (name and cniVersion injected).
+    /// The delegate plugin config, exactly as the plugin sees it (name and cniVersion injected);
+    /// for a conflist, its first plugin.
     public var plugin: JSON
+    /// A conflist's plugins after the first, in order (empty for a single plugin).
+    public var chained: [JSON]
     public var requestedIPs: [IPAddress]
     /// CNI_ARGS MAC=, the lowest-precedence source of the container MAC (as in the reference).
     public var cniArgsMAC: String?
+    /// The whole CNI_ARGS string, for plugins exec'ed from CNI_PATH (now and on DEL).
+    public var cniArgs: String?
+    /// Plugin types the config forces to be exec'ed from CNI_PATH instead of run built in.
+    public var execTypes: [String]
+    /// Kernel facts the decision depends on, observed by the engine before the request was
+    /// journaled (the default route's interface, a host-device's name, index, MAC and MTU).
+    public var facts: JSON?
     /// Filled by the journal when it appends the event (see AddDecision); exactly one is set in a
     /// stored event.
     public var decision: AddDecision?
     public var refusal: Refusal?
 
     public init(key: AttachmentKey, network: String, netns: String, pod: PodRef?, process: ProcessRef,
-                plugin: JSON, requestedIPs: [IPAddress], cniArgsMAC: String? = nil) {
+                plugin: JSON, requestedIPs: [IPAddress], cniArgsMAC: String? = nil, chained: [JSON] = [],
+                cniArgs: String? = nil, execTypes: [String] = [], facts: JSON? = nil) {
         self.key = key
         self.network = network
         self.netns = netns
@@ -114,7 +133,14 @@ public struct AddRequested: Equatable, Sendable {
         self.plugin = plugin
         self.requestedIPs = requestedIPs
         self.cniArgsMAC = cniArgsMAC
+        self.chained = chained
+        self.cniArgs = cniArgs
+        self.execTypes = execTypes
+        self.facts = facts
     }
+
+    /// The whole chain, first plugin included.
+    public var plugins: [JSON] { [plugin] + chained }
 }
 
 public struct Outcome: Equatable, Sendable {

@@ -54,15 +54,44 @@ public struct RouteSpec: Hashable, Sendable {
     public var priority: UInt32?
     public var table: UInt32?
     public var scope: UInt8?
+    /// Preferred source address (RTA_PREFSRC), as ptp sets on its container routes.
+    public var src: IPAddress?
 
     public init(dst: IPNetwork, gateway: IPAddress? = nil, mtu: UInt32? = nil, priority: UInt32? = nil,
-                table: UInt32? = nil, scope: UInt8? = nil) {
+                table: UInt32? = nil, scope: UInt8? = nil, src: IPAddress? = nil) {
         self.dst = dst
         self.gateway = gateway
         self.mtu = mtu
         self.priority = priority
         self.table = table
         self.scope = scope
+        self.src = src
+    }
+}
+
+/// The lower device of a macvlan, ipvlan or vlan link, and the namespace it lives in (the host's,
+/// or the container's with `linkInContainer`).
+public struct ParentRef: Hashable, Sendable {
+    public var name: String
+    public var namespace: NamespaceRef
+    public init(name: String, namespace: NamespaceRef) {
+        self.name = name
+        self.namespace = namespace
+    }
+}
+
+/// Where a host-device came from, observed before the ADD touched it and recorded in the request:
+/// DEL puts the device back exactly so (name, MAC, MTU), also when the netns is gone.
+public struct HostDeviceOrigin: Hashable, Sendable {
+    public var name: String
+    public var index: Int32
+    public var mac: MACAddress?
+    public var mtu: UInt32
+    public init(name: String, index: Int32, mac: MACAddress?, mtu: UInt32) {
+        self.name = name
+        self.index = index
+        self.mac = mac
+        self.mtu = mtu
     }
 }
 
@@ -73,6 +102,28 @@ public enum LinkKind: Hashable, Sendable {
     case veth(peer: String)
     /// The container end of a veth pair, created together with its host end.
     case vethPeer
+    /// A macvlan on `parent`, created directly in this link's namespace. mode: bridge, private, vepa, passthru.
+    case macvlan(parent: ParentRef, mode: String)
+    /// An ipvlan on `parent`, created directly in this link's namespace. mode: l2, l3, l3s.
+    case ipvlan(parent: ParentRef, mode: String)
+    /// An 802.1q vlan on `parent`, created directly in this link's namespace.
+    case vlan(parent: ParentRef, id: Int)
+    /// An existing device moved from the host into the container under this spec's name; teardown
+    /// restores its MAC and MTU and moves it home under its original name.
+    case hostDevice(HostDeviceOrigin)
+    /// The container's `lo`: brought up, never created or deleted.
+    case loopback
+    /// An interface an earlier plugin of the chain made (tuning over a plugin exec'ed before it):
+    /// adjusted, never created or deleted.
+    case existing
+
+    /// Links the attachment creates and its teardown deletes (the bridge is created but shared).
+    public var isCreated: Bool {
+        switch self {
+        case .bridge, .veth, .vethPeer, .macvlan, .ipvlan, .vlan: return true
+        case .hostDevice, .loopback, .existing: return false
+        }
+    }
 }
 
 public struct LinkSpec: Hashable, Sendable {
@@ -92,11 +143,17 @@ public struct LinkSpec: Hashable, Sendable {
     public var forceAddress: Bool
     /// Shared links (the bridge) are adopted if present and never deleted by one attachment's teardown.
     public var shared: Bool
+    /// IFF_ALLMULTICAST wanted on (true) or off (false); nil leaves it as it is (tuning `allmulti`).
+    public var allmulti: Bool?
+    /// Transmit queue length (tuning `txQLen`); nil leaves it as it is.
+    public var txQLen: UInt32?
+    /// Addresses are added with IFA_F_NOPREFIXROUTE: no automatic subnet route (ptp routes via its gateway).
+    public var noPrefixRoute: Bool
 
     public init(name: String, namespace: NamespaceRef, kind: LinkKind, mac: MACAddress? = nil, mtu: UInt32? = nil,
                 master: String? = nil, up: Bool = true, hairpin: Bool = false, promisc: Bool = false,
                 addresses: [IPNetwork] = [], routes: [RouteSpec] = [], forceAddress: Bool = false,
-                shared: Bool = false) {
+                shared: Bool = false, allmulti: Bool? = nil, txQLen: UInt32? = nil, noPrefixRoute: Bool = false) {
         self.name = name
         self.namespace = namespace
         self.kind = kind
@@ -110,6 +167,19 @@ public struct LinkSpec: Hashable, Sendable {
         self.routes = routes
         self.forceAddress = forceAddress
         self.shared = shared
+        self.allmulti = allmulti
+        self.txQLen = txQLen
+        self.noPrefixRoute = noPrefixRoute
+    }
+}
+
+extension LinkSpec {
+    /// The namespace of a macvlan/ipvlan/vlan link's parent; nil for other kinds.
+    public var parentNamespace: NamespaceRef? {
+        switch kind {
+        case .macvlan(let p, _), .ipvlan(let p, _), .vlan(let p, _): return p.namespace
+        default: return nil
+        }
     }
 }
 

@@ -18,6 +18,8 @@ extension AttachmentRecord {
         b.set("requestSeq", JSON.number(String(requestSeq)))
         b.set("updatedSeq", JSON.number(String(updatedSeq)))
         b.set("lastError", lastError)
+        if !exec.isEmpty { b.set("exec", JSON.array(exec)) }
+        b.set("cniArgs", cniArgs)
         return b.json
     }
 
@@ -47,7 +49,8 @@ extension AttachmentRecord {
                   process: try ProcessRef(json: try f.raw("process"), path: "attachment.process"),
                   spec: try AttachmentSpec(json: try f.raw("spec")), addresses: held, resultRoutes: routes,
                   dns: f.has("dns") ? try f.raw("dns") : nil, result: f.has("result") ? try f.raw("result") : nil,
-                  requestSeq: rs, updatedSeq: us, lastError: try f.optString("lastError"))
+                  requestSeq: rs, updatedSeq: us, lastError: try f.optString("lastError"),
+                  exec: try f.array("exec"), cniArgs: try f.optString("cniArgs"))
     }
 }
 
@@ -60,6 +63,7 @@ extension RouteSpec {
         b.set("priority", priority)
         b.set("table", table)
         b.set("scope", scope.map { Int($0) })
+        b.set("src", src?.description)
         return b.json
     }
 
@@ -68,7 +72,7 @@ extension RouteSpec {
         let scope = try f.optInt("scope")
         self.init(dst: try f.cidr("dst"), gateway: try f.optIP("gw"), mtu: try f.uint32("mtu"),
                   priority: try f.uint32("priority"), table: try f.uint32("table"),
-                  scope: scope.map { UInt8(truncatingIfNeeded: $0) })
+                  scope: scope.map { UInt8(truncatingIfNeeded: $0) }, src: try f.optIP("src"))
     }
 }
 
@@ -114,6 +118,12 @@ extension LinkSpec {
         case .bridge: b.set("kind", "bridge")
         case .veth(let peer): b.set("kind", "veth"); b.set("peer", peer)
         case .vethPeer: b.set("kind", "vethPeer")
+        case .macvlan(let p, let mode): b.set("kind", "macvlan"); p.encode(&b); b.set("mode", mode)
+        case .ipvlan(let p, let mode): b.set("kind", "ipvlan"); p.encode(&b); b.set("mode", mode)
+        case .vlan(let p, let id): b.set("kind", "vlan"); p.encode(&b); b.set("vlanId", id)
+        case .hostDevice(let o): b.set("kind", "hostDevice"); b.set("origin", o.json)
+        case .loopback: b.set("kind", "loopback")
+        case .existing: b.set("kind", "existing")
         }
         b.set("mac", mac?.description)
         b.set("mtu", mtu)
@@ -125,6 +135,9 @@ extension LinkSpec {
         if !routes.isEmpty { b.set("routes", JSON.array(routes.map(\.json))) }
         b.setIfTrue("forceAddress", forceAddress)
         b.setIfTrue("shared", shared)
+        b.set("allmulti", allmulti.map { JSON.bool($0) })
+        b.set("txqlen", txQLen)
+        b.setIfTrue("noPrefixRoute", noPrefixRoute)
         return b.json
     }
 
@@ -135,6 +148,12 @@ extension LinkSpec {
         case "bridge": kind = .bridge
         case "veth": kind = .veth(peer: try f.string("peer"))
         case "vethPeer": kind = .vethPeer
+        case "macvlan": kind = .macvlan(parent: try ParentRef(f), mode: try f.string("mode"))
+        case "ipvlan": kind = .ipvlan(parent: try ParentRef(f), mode: try f.string("mode"))
+        case "vlan": kind = .vlan(parent: try ParentRef(f), id: try f.int("vlanId"))
+        case "hostDevice": kind = .hostDevice(try HostDeviceOrigin(json: try f.raw("origin")))
+        case "loopback": kind = .loopback
+        case "existing": kind = .existing
         case let other: throw DecodeError("link.kind", "unknown link kind \"\(other)\"")
         }
         var addrs: [IPNetwork] = []
@@ -148,6 +167,36 @@ extension LinkSpec {
                   mac: try f.mac("mac"), mtu: try f.uint32("mtu"), master: try f.optString("master"),
                   up: try f.bool("up"), hairpin: try f.bool("hairpin"), promisc: try f.bool("promisc"),
                   addresses: addrs, routes: routes, forceAddress: try f.bool("forceAddress"),
-                  shared: try f.bool("shared"))
+                  shared: try f.bool("shared"), allmulti: f.has("allmulti") ? try f.bool("allmulti") : nil,
+                  txQLen: try f.uint32("txqlen"), noPrefixRoute: try f.bool("noPrefixRoute"))
+    }
+}
+
+extension ParentRef {
+    func encode(_ b: inout ObjectBuilder) {
+        b.set("parent", name)
+        b.set("parentNs", namespace.rawValue)
+    }
+
+    init(_ f: Fields) throws(DecodeError) {
+        self.init(name: try f.string("parent"), namespace: try NamespaceRef.decode(try f.string("parentNs")))
+    }
+}
+
+extension HostDeviceOrigin {
+    public var json: JSON {
+        var b = ObjectBuilder()
+        b.set("name", name)
+        b.set("index", Int(index))
+        b.set("mac", mac?.description)
+        b.set("mtu", mtu)
+        return b.json
+    }
+
+    public init(json: JSON) throws(DecodeError) {
+        let f = try Fields(json, path: "origin")
+        guard let mtu = try f.uint32("mtu") else { throw DecodeError("origin.mtu", "missing") }
+        self.init(name: try f.string("name"), index: Int32(truncatingIfNeeded: try f.int("index")),
+                  mac: try f.mac("mac"), mtu: mtu)
     }
 }

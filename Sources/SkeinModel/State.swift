@@ -43,11 +43,16 @@ public struct AttachmentRecord: Equatable, Sendable {
     public var requestSeq: UInt64
     public var updatedSeq: UInt64
     public var lastError: String?
+    /// Plugins of the chain exec'ed from CNI_PATH after the built-in part (configs as sent): DEL
+    /// execs them in reverse with the journaled result as prevResult, needing nothing else.
+    public var exec: [JSON]
+    /// CNI_ARGS of the ADD, handed to exec'ed plugins on DEL, GC and recovery as well.
+    public var cniArgs: String?
 
     public init(key: AttachmentKey, network: String, netns: String, pluginType: String, status: AttachmentStatus,
                 pod: PodRef?, process: ProcessRef, spec: AttachmentSpec, addresses: [HeldAddress],
                 resultRoutes: [RouteSpec], dns: JSON?, result: JSON?, requestSeq: UInt64, updatedSeq: UInt64,
-                lastError: String?) {
+                lastError: String?, exec: [JSON] = [], cniArgs: String? = nil) {
         self.key = key
         self.network = network
         self.netns = netns
@@ -63,6 +68,8 @@ public struct AttachmentRecord: Equatable, Sendable {
         self.requestSeq = requestSeq
         self.updatedSeq = updatedSeq
         self.lastError = lastError
+        self.exec = exec
+        self.cniArgs = cniArgs
     }
 }
 

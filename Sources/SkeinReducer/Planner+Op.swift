@@ -19,6 +19,17 @@ public enum PlanOp: Equatable, Sendable, CustomStringConvertible {
     case routeAdd(NamespaceRef, link: String, RouteSpec)
     case sysctl(SysctlSpec)
     case linkDelete(NamespaceRef, String)
+    /// A macvlan, ipvlan or vlan link, created directly in its namespace (a host parent plus
+    /// IFLA_NET_NS_FD when the link goes into the container). Runs in the parent's namespace.
+    case createSubLink(LinkSpec)
+    case setDown(NamespaceRef, String)
+    /// `ip link set dev NAME netns TO`: runs in the namespace the link is in now.
+    case moveLink(from: NamespaceRef, String, to: NamespaceRef)
+    case rename(NamespaceRef, from: String, to: String)
+    case setAllmulti(NamespaceRef, String, Bool)
+    case setTxQLen(NamespaceRef, String, UInt32)
+    /// An address without its automatic prefix route (IFA_F_NOPREFIXROUTE).
+    case addrAddNoPrefixRoute(NamespaceRef, String, IPNetwork)
 
     /// The namespace the operation runs in (the executor batches container ops on one thread).
     /// A veth pair is created from the host side, which places the peer in the container.
@@ -26,11 +37,14 @@ public enum PlanOp: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .createBridge(let l): return l.namespace
         case .createVethPair(let host, _): return host.namespace
+        case .createSubLink(let l): return l.parentNamespace ?? l.namespace
+        case .moveLink(let from, _, _): return from
         case .setHairpin: return .host
         case .sysctl(let s): return s.namespace
         case .setMTU(let ns, _, _), .setMAC(let ns, _, _), .setMaster(let ns, _, _), .setPromisc(let ns, _, _),
              .setUp(let ns, _), .addrAdd(let ns, _, _), .addrDel(let ns, _, _), .routeAdd(let ns, _, _),
-             .linkDelete(let ns, _):
+             .linkDelete(let ns, _), .setDown(let ns, _), .rename(let ns, _, _), .setAllmulti(let ns, _, _),
+             .setTxQLen(let ns, _, _), .addrAddNoPrefixRoute(let ns, _, _):
             return ns
         }
     }
@@ -57,6 +71,23 @@ public enum PlanOp: Equatable, Sendable, CustomStringConvertible {
         case .routeAdd(_, let name, let r): return "ip route add \(Self.routeText(r)) dev \(name)"
         case .sysctl(let s): return "sysctl -w \(s.key)=\(s.value)"
         case .linkDelete(_, let name): return "ip link del dev \(name)"
+        case .createSubLink(let l): return "ip link add \(l.name)\(Self.linkAttributes(l)) \(Self.subLinkText(l))"
+        case .setDown(_, let name): return "ip link set dev \(name) down"
+        case .moveLink(_, let name, let to): return "ip link set dev \(name) netns \(to.rawValue)"
+        case .rename(_, let from, let to): return "ip link set dev \(from) name \(to)"
+        case .setAllmulti(_, let name, let on): return "ip link set dev \(name) allmulticast \(on ? "on" : "off")"
+        case .setTxQLen(_, let name, let n): return "ip link set dev \(name) txqueuelen \(n)"
+        case .addrAddNoPrefixRoute(_, let name, let a): return "ip addr add \(a) dev \(name) noprefixroute"
+        }
+    }
+
+    private static func subLinkText(_ l: LinkSpec) -> String {
+        let netns = l.namespace != l.parentNamespace ? " netns \(l.namespace.rawValue)" : ""
+        switch l.kind {
+        case .macvlan(let p, let mode): return "link \(p.name) type macvlan mode \(mode)" + netns
+        case .ipvlan(let p, let mode): return "link \(p.name) type ipvlan mode \(mode)" + netns
+        case .vlan(let p, let id): return "link \(p.name) type vlan id \(id)" + netns
+        default: return "type \(l.kind)"
         }
     }
 
@@ -75,6 +106,7 @@ public enum PlanOp: Equatable, Sendable, CustomStringConvertible {
         if let t = r.table { out += " table \(t)" }
         if let m = r.mtu { out += " mtu \(m)" }
         if let s = r.scope { out += " scope \(s)" }
+        if let src = r.src { out += " src \(src)" }
         return out
     }
 }

@@ -32,6 +32,8 @@ public enum Planner {
                 guard hostSpec(ofPeer: link, in: desired) != nil else {
                     throw PlanError(.invalidSpec, "veth peer \(link.name) has no host end in the spec")
                 }
+            case .macvlan, .ipvlan, .vlan, .hostDevice, .loopback, .existing:
+                throw PlanError(.invalidSpec, "link kind of \(link.name) is not planned by this build")
             }
         }
         for sysctl in desired.sysctls where !sysctlMatches(sysctl, observed) {

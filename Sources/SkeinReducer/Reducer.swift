@@ -81,7 +81,7 @@ public enum Reducer {
             return .rejected(7, "interface \(r.key.ifname) of container \(r.key.containerID) is already attached")
         }
         var changes: [StateChange] = []
-        for a in built.addresses {
+        for a in built.addresses where built.holdsAddresses {
             changes.append(.putAllocation(network: r.network, ip: a.address.address, holder: r.key))
         }
         for (set, ip) in built.cursors.sorted(by: { $0.key < $1.key }) {
@@ -91,7 +91,7 @@ public enum Reducer {
             key: r.key, network: r.network, netns: r.netns, pluginType: built.pluginType, status: .adding,
             pod: r.pod, process: r.process, spec: built.spec, addresses: built.addresses,
             resultRoutes: built.resultRoutes, dns: built.dns, result: nil, requestSeq: seq, updatedSeq: seq,
-            lastError: nil)
+            lastError: nil, exec: built.exec, cniArgs: r.cniArgs)
         changes.insert(.putAttachment(record), at: 0)
         return Reduction(changes: changes)
     }

@@ -12,7 +12,7 @@ public enum ResultBuilder {
                 interfaces.append(.init(name: link.name, mac: (bridgeMAC ?? link.mac)?.description))
             case .veth:
                 interfaces.append(.init(name: link.name, mac: link.mac?.description))
-            case .vethPeer:
+            case .vethPeer, .macvlan, .ipvlan, .vlan, .hostDevice, .loopback, .existing:
                 containerIndex = interfaces.count
                 interfaces.append(.init(name: link.name, mac: link.mac?.description, sandbox: record.netns))
             }

@@ -90,6 +90,7 @@ private extension Observation {
         case .routeAdd(_, _, let r): containerRoutes.append(r)
         case .sysctl(let s): sysctls.append(s)
         case .linkDelete(let ns, let n): self = removing(n, in: ns)
+        default: break
         }
     }
 }

@@ -1,0 +1,2 @@
+import CSSL
+import SkeinModel
