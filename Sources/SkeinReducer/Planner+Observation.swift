@@ -22,10 +22,14 @@ public struct ObservedLink: Equatable, Sendable {
     /// A veth's IFLA_LINK: the peer's ifindex inside the peer's namespace, nil when unknown.
     /// Lets the planner tell our pair from a foreign link that merely has the right name.
     public var peerIndex: Int32?
+    /// IFF_ALLMULTICAST and the transmit queue length, nil when not read.
+    public var allmulti: Bool?
+    public var txQLen: UInt32?
 
     public init(name: String, namespace: NamespaceRef, index: Int32, mac: MACAddress? = nil, mtu: UInt32 = 1500,
                 up: Bool = false, kind: String? = nil, masterName: String? = nil, promisc: Bool = false,
-                addresses: [IPNetwork] = [], hairpin: Bool? = nil, peerIndex: Int32? = nil) {
+                addresses: [IPNetwork] = [], hairpin: Bool? = nil, peerIndex: Int32? = nil,
+                allmulti: Bool? = nil, txQLen: UInt32? = nil) {
         self.name = name
         self.namespace = namespace
         self.index = index
@@ -38,6 +42,8 @@ public struct ObservedLink: Equatable, Sendable {
         self.addresses = addresses
         self.hairpin = hairpin
         self.peerIndex = peerIndex
+        self.allmulti = allmulti
+        self.txQLen = txQLen
     }
 }
 
