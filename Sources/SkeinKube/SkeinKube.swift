@@ -1,2 +1,0 @@
-import CSSL
-import SkeinModel
