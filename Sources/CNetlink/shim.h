@@ -15,12 +15,16 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/link/bridge.h>
+#include <netlink/route/link/macvlan.h>
+#include <netlink/route/link/ipvlan.h>
+#include <netlink/route/link/vlan.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/route.h>
 #include <netlink/route/nexthop.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/if_link.h>
+#include <linux/if_addr.h>
 #ifndef SOL_NETLINK
 #define SOL_NETLINK 270
 #endif

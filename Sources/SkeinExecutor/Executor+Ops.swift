@@ -24,6 +24,8 @@ extension Executor {
             indexes[ns]![spec.name] = nil
         case .createVethPair(let hostEnd, let peer):
             try createVethPair(hostEnd, peer, on: h)
+        case .createSubLink(let spec):
+            try createSubLink(spec, on: h)
         case .setMTU(_, let name, let mtu):
             try h.linkSetMTU(index: index(name, ns, h), mtu: mtu)
         case .setMAC(_, let name, let mac):
@@ -34,15 +36,22 @@ extension Executor {
             try h.bridgePortSetHairpin(index: index(name, ns, h), on: on)
         case .setPromisc(_, let name, let on):
             try h.linkSetPromisc(index: index(name, ns, h), on: on)
+        case .setAllmulti(_, let name, let on):
+            try h.linkSetAllmulti(index: index(name, ns, h), on: on)
+        case .setTxQLen(_, let name, let n):
+            try h.linkSetTxQLen(index: index(name, ns, h), txQLen: n)
         case .setUp(_, let name):
             try h.linkSetUp(index: index(name, ns, h))
+        case .setDown(_, let name):
+            try h.linkSetDown(index: index(name, ns, h))
+        case .moveLink(_, let name, let to):
+            try moveLink(name, from: ns, to: to, on: h)
+        case .rename(_, let from, let to):
+            try rename(from, to: to, in: ns, on: h)
         case .addrAdd(_, let name, let a):
-            // IPv4 gets its broadcast as the reference plugins' netlink library computes it; IPv6
-            // skips DAD so nothing has to wait for the address to settle.
-            let v4 = a.address.isV4
-            let broadcast = v4 && a.prefixLength < 31 ? a.broadcast.bytes : nil
-            _ = try h.addrAdd(index: index(name, ns, h), family: v4 ? .v4 : .v6, address: a.address.bytes,
-                              prefixLength: UInt8(a.prefixLength), broadcast: broadcast, noDAD: !v4)
+            try addAddress(a, to: index(name, ns, h), noPrefixRoute: false, on: h)
+        case .addrAddNoPrefixRoute(_, let name, let a):
+            try addAddress(a, to: index(name, ns, h), noPrefixRoute: true, on: h)
         case .addrDel(_, let name, let a):
             _ = try h.addrDel(index: index(name, ns, h), family: a.address.isV4 ? .v4 : .v6,
                               address: a.address.bytes, prefixLength: UInt8(a.prefixLength))
@@ -59,9 +68,17 @@ extension Executor {
             _ = try h.linkDelete(name: name)
             // Deleting a veth end takes its peer along, maybe in the other namespace: forget all.
             indexes = [.host: [:], .container: [:]]
-        default:
-            throw ExecutorError(op: op.description, errno: EOPNOTSUPP, message: "not supported by this build")
         }
+    }
+
+    /// IPv4 gets its broadcast as the reference plugins' netlink library computes it; IPv6 skips
+    /// DAD so nothing has to wait for the address to settle.
+    private func addAddress(_ a: IPNetwork, to index: Int32, noPrefixRoute: Bool, on h: NetlinkHandle) throws {
+        let v4 = a.address.isV4
+        let broadcast = v4 && a.prefixLength < 31 ? a.broadcast.bytes : nil
+        _ = try h.addrAdd(index: index, family: v4 ? .v4 : .v6, address: a.address.bytes,
+                          prefixLength: UInt8(a.prefixLength), broadcast: broadcast, noDAD: !v4,
+                          noPrefixRoute: noPrefixRoute)
     }
 
     private func createVethPair(_ hostEnd: LinkSpec, _ peer: LinkSpec, on h: NetlinkHandle) throws {
@@ -93,10 +110,16 @@ extension Executor {
 
     /// The link's ifindex in `ns`, asking the kernel only the first time.
     func index(_ name: String, _ ns: NamespaceRef, _ h: NetlinkHandle) throws -> Int32 {
-        if let i = indexes[ns]![name] { return i }
-        guard let link = try h.linkGet(name: name) else {
+        guard let i = try lookUpIndex(name, ns, h) else {
             throw ExecutorError(op: "ip link show \(name)", errno: ENODEV, message: "no link named \(name)")
         }
+        return i
+    }
+
+    /// nil when `ns` has no link of that name.
+    func lookUpIndex(_ name: String, _ ns: NamespaceRef, _ h: NetlinkHandle) throws -> Int32? {
+        if let i = indexes[ns]![name] { return i }
+        guard let link = try h.linkGet(name: name) else { return nil }
         indexes[ns]![name] = link.index
         return link.index
     }
@@ -105,7 +128,8 @@ extension Executor {
         let net = r.dst.masked
         return SkeinNetlink.RouteSpec(
             family: net.address.isV4 ? .v4 : .v6, dst: net.address.bytes, dstPrefixLength: UInt8(net.prefixLength),
-            gateway: r.gateway?.bytes, oif: oif, table: r.table, priority: r.priority, scope: r.scope, mtu: r.mtu)
+            gateway: r.gateway?.bytes, oif: oif, table: r.table, priority: r.priority, scope: r.scope, mtu: r.mtu,
+            prefsrc: r.src?.bytes)
     }
 
     static func modelRoute(_ r: SkeinNetlink.RouteSpec) -> SkeinModel.RouteSpec? {
@@ -116,6 +140,7 @@ extension Executor {
         }
         // routeList only reports the main table.
         return SkeinModel.RouteSpec(dst: dst, gateway: r.gateway.flatMap { IPAddress(bytes: $0) }, mtu: r.mtu,
-                                    priority: r.priority, table: r.table ?? 254, scope: r.scope)
+                                    priority: r.priority, table: r.table ?? 254, scope: r.scope,
+                                    src: r.prefsrc.flatMap { IPAddress(bytes: $0) })
     }
 }

@@ -1,7 +1,27 @@
 // The only code that changes the kernel. It observes just the links a spec names, and applies a
 // planner's operations: host-namespace operations on the calling thread's netlink socket,
-// container-namespace operations on a dedicated thread that entered the container's netns (never
-// setns on a thread we do not own), one such thread per contiguous run of container operations.
+// container-namespace operations on a socket opened by a short-lived thread that entered the
+// container's netns (never setns on a thread we do not own).
+//
+// API (all throw ExecutorError, whose errno is the kernel's):
+//   Executor(containerNetNS: String?, tolerateNonNetNS: Bool = false)
+//       Create it on the thread whose netns is "the host". A missing path = no container netns;
+//       with tolerateNonNetNS (DEL) a path that exists but is no netns counts as gone too.
+//   containerNamespaceExists: Bool
+//   observe(_ spec) -> Observation                 ADD / CHECK: every link the spec names (host-device:
+//                                                  also at home by origin name/index, and in the
+//                                                  container under its origin name), addresses,
+//                                                  routes, allmulti/txqlen, sysctls
+//   observeForTeardown(_ spec) -> Observation      DEL: host veth ends; host-device homes; container
+//                                                  links of kinds teardown acts on (no addresses)
+//   observeHostEnds(_ spec) -> Observation         host veth ends only (one RTM_GETLINK each)
+//   apply(_ ops, failpoint:)                       every PlanOp, in order, stopping at the first error
+//   defaultRouteInterface(in: NamespaceRef = .host) -> String?
+//                                                  macvlan's default master (IPv4 default route, else IPv6)
+//   resolveHostDevice(device:hwaddr:kernelpath:pciBusID:) -> HostDeviceOrigin?
+//                                                  the host-device in the HOST netns; nil = not found
+//   linkExists(_ name, in: NamespaceRef) -> Bool
+//   bridgeMAC(_ name) -> MACAddress?
 
 import Glibc
 import SkeinModel
@@ -39,6 +59,9 @@ public final class Executor {
     let containerNS: NetNS?
     /// Bound to the namespace of the thread that created the executor.
     let host: NetlinkHandle
+    /// That same namespace as a file, the IFLA_NET_NS_FD for links created or moved toward the
+    /// host from the container side (a host-device going home).
+    let hostNS: NetNS
     /// ifindex by link name, per namespace: filled as links are observed or first used, dropped
     /// when a link is created or deleted, so each link is resolved once per executor, not per op.
     var indexes: [NamespaceRef: [String: Int32]] = [.host: [:], .container: [:]]
@@ -49,10 +72,13 @@ public final class Executor {
     public var containerNamespaceExists: Bool { containerNS != nil }
 
     /// A missing `containerNetNS` path is not an error (DEL on a torn-down sandbox); a path that
-    /// exists and is not a network namespace is (EINVAL): acting on it would be acting blind.
-    public init(containerNetNS: String?) throws {
+    /// exists and is not a network namespace is (EINVAL): acting on it would be acting blind —
+    /// unless `tolerateNonNetNS`, for DEL, where a runtime that unmounted the namespace and left
+    /// the file behind means the namespace is gone.
+    public init(containerNetNS: String?, tolerateNonNetNS: Bool = false) throws {
         do {
             host = try NetlinkHandle()
+            hostNS = try NetNS.current()
         } catch {
             throw ExecutorError(error, op: "netlink socket")
         }
@@ -62,7 +88,7 @@ public final class Executor {
         }
         do {
             containerNS = try NetNS.open(path: path)
-        } catch let e as NetlinkError where e.errno == ENOENT {
+        } catch let e as NetlinkError where e.errno == ENOENT || (tolerateNonNetNS && e.errno == EINVAL) {
             containerNS = nil
         } catch {
             // NetNS.open already says EINVAL for "exists but is not a network namespace".
@@ -117,6 +143,42 @@ public final class Executor {
         let handle = try withNetNS(containerNS) { _ in try NetlinkHandle() }
         containerSocket = handle
         return handle
+    }
+
+    /// The netlink socket of `ns`.
+    func handle(_ ns: NamespaceRef) throws -> NetlinkHandle {
+        ns == .host ? host : try containerHandle()
+    }
+
+    /// The IFLA_NET_NS_FD that sends a link into `ns`.
+    func netNSFD(_ ns: NamespaceRef, op: String) throws -> Int32 {
+        if ns == .host { return hostNS.fd }
+        guard let containerNS else {
+            throw ExecutorError(op: op, errno: ENOENT, message: "container network namespace does not exist")
+        }
+        return containerNS.fd
+    }
+
+    /// One RTM_GETLINK. A container that is gone has no links.
+    public func linkExists(_ name: String, in ns: NamespaceRef) throws -> Bool {
+        if ns == .container && containerNS == nil { return false }
+        do {
+            return try handle(ns).linkGet(name: name) != nil
+        } catch {
+            throw ExecutorError(error, op: "ip link show \(name)")
+        }
+    }
+
+    /// The interface of the default route (IPv4, else IPv6) in `ns`: macvlan's master when the
+    /// config names none, as in the reference plugin (in the container with linkInContainer).
+    /// nil when there is no default route, or no container namespace.
+    public func defaultRouteInterface(in ns: NamespaceRef = .host) throws -> String? {
+        if ns == .container && containerNS == nil { return nil }
+        do {
+            return try handle(ns).defaultRouteLink()?.name
+        } catch {
+            throw ExecutorError(error, op: "ip route show default")
+        }
     }
 
     /// The bridge's MAC for the CNI result's interface list; nil if there is no such link.

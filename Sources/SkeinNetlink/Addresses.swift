@@ -2,9 +2,10 @@ import CNetlink
 import Glibc
 
 extension NetlinkHandle {
-    /// false if the address was already there (EEXIST).
+    /// false if the address was already there (EEXIST). `noPrefixRoute` (IFA_F_NOPREFIXROUTE)
+    /// keeps the kernel from adding the subnet route it otherwise derives from the prefix.
     public func addrAdd(index: Int32, family: AddressFamily, address: [UInt8], prefixLength: UInt8,
-                        broadcast: [UInt8]? = nil, noDAD: Bool = false) throws -> Bool {
+                        broadcast: [UInt8]? = nil, noDAD: Bool = false, noPrefixRoute: Bool = false) throws -> Bool {
         let op = "addrAdd #\(index)"
         let addr = try makeRtnlAddr(op, index, family, address, prefixLength)
         defer { rtnl_addr_put(addr) }
@@ -14,7 +15,9 @@ extension NetlinkHandle {
             defer { nl_addr_put(b) }
             try call(op) { rtnl_addr_set_broadcast(addr, b) }
         }
+        // set_flags ORs into what is there; flags above 0xff travel in IFA_FLAGS.
         if noDAD { rtnl_addr_set_flags(addr, UInt32(IFA_F_NODAD)) }
+        if noPrefixRoute { rtnl_addr_set_flags(addr, UInt32(IFA_F_NOPREFIXROUTE)) }
         return try tolerate(op, [EEXIST]) { rtnl_addr_add(sock, addr, NLM_F_EXCL) }
     }
 

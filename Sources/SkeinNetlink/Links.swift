@@ -102,6 +102,44 @@ extension NetlinkHandle {
         }
     }
 
+    public func linkSetAllmulti(index: Int32, on: Bool) throws {
+        try changeLink("linkSetAllmulti", index) {
+            if on { rtnl_link_set_flags($0, UInt32(IFF_ALLMULTI)) } else { rtnl_link_unset_flags($0, UInt32(IFF_ALLMULTI)) }
+        }
+    }
+
+    public func linkSetTxQLen(index: Int32, txQLen: UInt32) throws {
+        try changeLink("linkSetTxQLen", index) { rtnl_link_set_txqlen($0, txQLen) }
+    }
+
+    /// `ip link set dev X name Y`. The kernel refuses (EBUSY) to rename most links while up.
+    public func linkSetName(index: Int32, name: String) throws {
+        try checkIfName("linkSetName", name)
+        try changeLink("linkSetName \(name)", index) { rtnl_link_set_name($0, name) }
+    }
+
+    /// `ip link set dev X netns FD`: the link leaves this handle's namespace (down, with its
+    /// addresses and routes gone). Its ifindex is kept unless taken in the target.
+    public func linkSetNetNS(index: Int32, netNSFD: Int32) throws {
+        guard netNSFD >= 0 else { throw NetlinkError.invalid("linkSetNetNS", "bad netns fd") }
+        try changeLink("linkSetNetNS", index) { rtnl_link_set_ns_fd($0, netNSFD) }
+    }
+
+    /// Every link of the namespace: one RTM_GETLINK dump, for the rare lookups that have no
+    /// name or index to ask for (a device selected by MAC).
+    public func linkList() throws -> [Link] {
+        let op = "linkList"
+        var cache: OpaquePointer?
+        try call(op) { rtnl_link_alloc_cache(nil, AF_UNSPEC, &cache) }  // nil socket: empty cache, no dump
+        guard let c = cache else { return [] }
+        defer { nl_cache_free(c) }
+        var hdr = ifinfomsg()
+        try withUnsafeBytes(of: &hdr) { try dump(op, into: c, type: Int32(RTM_GETLINK), header: $0) }
+        var out: [Link] = []
+        forEach(c) { out.append(Link(rtnl: $0)) }
+        return out
+    }
+
     /// false if the link was already gone.
     @discardableResult
     public func linkDelete(index: Int32) throws -> Bool {
@@ -123,14 +161,18 @@ extension NetlinkHandle {
     }
 
     /// RTM_NEWLINK on an existing ifindex carrying only the changed attributes; the flag
-    /// helpers set ifi_change so other flags are untouched.
-    private func changeLink(_ op: String, _ index: Int32, _ configure: (OpaquePointer) throws -> Void) throws {
+    /// helpers set ifi_change so other flags are untouched. The original and the changes are
+    /// two objects: libnl drops IFLA_IFNAME from a change whose original has the same name,
+    /// which with one object would silently turn every rename into a no-op.
+    func changeLink(_ op: String, _ index: Int32, _ configure: (OpaquePointer) throws -> Void) throws {
         guard index > 0 else { throw NetlinkError.invalid(op, "ifindex must be > 0") }
-        guard let link = rtnl_link_alloc() else { throw NetlinkError(op: op, errno: ENOMEM, message: "alloc") }
-        defer { rtnl_link_put(link) }
-        rtnl_link_set_ifindex(link, index)
-        try configure(link)
-        try call("\(op) #\(index)") { rtnl_link_change(sock, link, link, 0) }
+        guard let orig = rtnl_link_alloc() else { throw NetlinkError(op: op, errno: ENOMEM, message: "alloc") }
+        defer { rtnl_link_put(orig) }
+        guard let changes = rtnl_link_alloc() else { throw NetlinkError(op: op, errno: ENOMEM, message: "alloc") }
+        defer { rtnl_link_put(changes) }
+        rtnl_link_set_ifindex(orig, index)
+        try configure(changes)
+        try call("\(op) #\(index)") { rtnl_link_change(sock, orig, changes, 0) }
     }
 
     func setLinkAddr(_ op: String, _ link: OpaquePointer, _ mac: [UInt8]) throws {
@@ -161,6 +203,8 @@ extension Link {
             kind: rtnl_link_get_type(link).map { String(cString: $0) },
             masterIndex: master > 0 ? master : nil,
             promisc: flags & UInt32(IFF_PROMISC) != 0,
-            linkIndex: peer > 0 ? peer : nil)
+            linkIndex: peer > 0 ? peer : nil,
+            allmulti: flags & UInt32(IFF_ALLMULTI) != 0,
+            txQLen: rtnl_link_get_txqlen(link))
     }
 }

@@ -77,6 +77,12 @@ extension NetlinkHandle {
         if let scope = r.scope ?? (forDelete ? scopeNowhere : nil) { rtnl_route_set_scope(route, scope) }
         if let prio = r.priority { rtnl_route_set_priority(route, prio) }
         if let mtu = r.mtu { try call(op) { rtnl_route_set_metric(route, Int32(RTAX_MTU), mtu) } }
+        if let src = r.prefsrc {
+            try checkAddr(op, r.family, src, prefix: 0)
+            let s = try makeNLAddr(op, family: r.family.af, bytes: src)
+            defer { nl_addr_put(s) }  // set_pref_src takes its own reference
+            try call(op) { rtnl_route_set_pref_src(route, s) }
+        }
         guard r.gateway != nil || r.oif != nil else { return }
         guard let nh = rtnl_route_nh_alloc() else { throw NetlinkError(op: op, errno: ENOMEM, message: "alloc") }
         rtnl_route_add_nexthop(route, nh)  // the route owns nh from here on
@@ -108,10 +114,11 @@ extension RouteSpec {
         var mtu: UInt32 = 0
         let hasMTU = rtnl_route_get_metric(route, Int32(RTAX_MTU), &mtu) == 0 && mtu > 0
         let prio = rtnl_route_get_priority(route)
+        let src = nlAddrBytes(rtnl_route_get_pref_src(route))
         self.init(family: family, dst: nlAddrBytes(dstAddr),
                   dstPrefixLength: UInt8(dstAddr.map { nl_addr_get_prefixlen($0) } ?? 0),
                   gateway: gateway, oif: oif, table: nil,
                   priority: prio == 0 ? nil : prio, scope: rtnl_route_get_scope(route),
-                  mtu: hasMTU ? mtu : nil)
+                  mtu: hasMTU ? mtu : nil, prefsrc: src.isEmpty ? nil : src)
     }
 }

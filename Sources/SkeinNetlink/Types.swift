@@ -1,3 +1,4 @@
+import CNetlink
 import Glibc
 
 public enum AddressFamily: Sendable, Equatable {
@@ -27,11 +28,17 @@ public struct Link: Sendable, Equatable {
     public var kind: String?
     public var masterIndex: Int32?
     public var promisc: Bool
-    /// IFLA_LINK: for a veth, its peer's ifindex (in the peer's namespace).
+    /// IFLA_LINK: for a veth, its peer's ifindex (in the peer's namespace); for a macvlan,
+    /// ipvlan or vlan, its parent's (lower device's) ifindex, in the parent's namespace.
     public var linkIndex: Int32?
+    /// IFF_ALLMULTI.
+    public var allmulti: Bool
+    /// IFLA_TXQLEN.
+    public var txQLen: UInt32
 
     public init(index: Int32, name: String, mac: [UInt8], mtu: UInt32, isUp: Bool,
-                kind: String?, masterIndex: Int32?, promisc: Bool, linkIndex: Int32? = nil) {
+                kind: String?, masterIndex: Int32?, promisc: Bool, linkIndex: Int32? = nil,
+                allmulti: Bool = false, txQLen: UInt32 = 0) {
         self.index = index
         self.name = name
         self.mac = mac
@@ -41,6 +48,38 @@ public struct Link: Sendable, Equatable {
         self.masterIndex = masterIndex
         self.promisc = promisc
         self.linkIndex = linkIndex
+        self.allmulti = allmulti
+        self.txQLen = txQLen
+    }
+
+    /// The parent of a macvlan, ipvlan or vlan link (same attribute as a veth's peer).
+    public var parentIndex: Int32? { linkIndex }
+}
+
+/// macvlan modes as `ip link add ... type macvlan mode X` names them.
+public enum MacvlanMode: String, Sendable, CaseIterable {
+    case `private`, vepa, bridge, passthru
+
+    var kernelValue: UInt32 {
+        switch self {
+        case .private: return UInt32(MACVLAN_MODE_PRIVATE.rawValue)
+        case .vepa: return UInt32(MACVLAN_MODE_VEPA.rawValue)
+        case .bridge: return UInt32(MACVLAN_MODE_BRIDGE.rawValue)
+        case .passthru: return UInt32(MACVLAN_MODE_PASSTHRU.rawValue)
+        }
+    }
+}
+
+/// ipvlan modes as `ip link add ... type ipvlan mode X` names them.
+public enum IpvlanMode: String, Sendable, CaseIterable {
+    case l2, l3, l3s
+
+    var kernelValue: UInt16 {
+        switch self {
+        case .l2: return UInt16(IPVLAN_MODE_L2.rawValue)
+        case .l3: return UInt16(IPVLAN_MODE_L3.rawValue)
+        case .l3s: return UInt16(IPVLAN_MODE_L3S.rawValue)
+        }
     }
 }
 
@@ -69,10 +108,12 @@ public struct RouteSpec: Sendable, Equatable {
     public var priority: UInt32?
     public var scope: UInt8?
     public var mtu: UInt32?
+    /// RTA_PREFSRC: the source address the kernel picks for traffic along this route.
+    public var prefsrc: [UInt8]?
 
     public init(family: AddressFamily, dst: [UInt8] = [], dstPrefixLength: UInt8 = 0,
                 gateway: [UInt8]? = nil, oif: Int32? = nil, table: UInt32? = nil,
-                priority: UInt32? = nil, scope: UInt8? = nil, mtu: UInt32? = nil) {
+                priority: UInt32? = nil, scope: UInt8? = nil, mtu: UInt32? = nil, prefsrc: [UInt8]? = nil) {
         self.family = family
         self.dst = (dstPrefixLength == 0 && dst.allSatisfy { $0 == 0 }) ? [] : dst
         self.dstPrefixLength = dstPrefixLength
@@ -82,6 +123,7 @@ public struct RouteSpec: Sendable, Equatable {
         self.priority = priority
         self.scope = scope
         self.mtu = mtu
+        self.prefsrc = prefsrc
     }
 
     public var isDefault: Bool { dstPrefixLength == 0 && dst.allSatisfy { $0 == 0 } }

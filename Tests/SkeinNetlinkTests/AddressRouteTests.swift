@@ -11,6 +11,11 @@ private let v6gw: [UInt8] = [0xfd, 0, 0, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 
 
 /// A veth whose peer ("c0") sits up in namespace b, host end ("h0") up in a; `body` gets b's handle.
 private func withContainerLink<T>(_ label: String, _ body: (NetlinkHandle, Link) throws -> T) throws -> T {
+    try withContainerLinkIn(label) { h, c0, _ in try body(h, c0) }
+}
+
+/// The same, also passing namespace b (for `ip -n`).
+private func withContainerLinkIn<T>(_ label: String, _ body: (NetlinkHandle, Link, TestNS) throws -> T) throws -> T {
     try withTestNS(label, count: 2) { nss in
         let ha = try handle(in: nss[0].ns)
         try ha.vethAdd(name: "h0", mac: nil, mtu: nil, peerName: "c0", peerMAC: nil, peerNetNSFD: nss[1].ns.fd)
@@ -18,7 +23,7 @@ private func withContainerLink<T>(_ label: String, _ body: (NetlinkHandle, Link)
         let h = try handle(in: nss[1].ns)
         let c0 = try #require(try h.linkGet(name: "c0"))
         try h.linkSetUp(index: c0.index)
-        return try body(h, c0)
+        return try body(h, c0, nss[1])
     }
 }
 
@@ -118,6 +123,50 @@ struct AddressRouteTests {
             #expect(e?.message.contains("Network is unreachable") == true)
             let m = #expect(throws: NetlinkError.self) { try h.linkSetMaster(index: c0.index, masterIndex: 999_999) }
             #expect(m?.errno == EINVAL)
+        }
+    }
+
+    @Test func noPrefixRouteAddressLeavesNoSubnetRoute() throws {
+        try withContainerLinkIn("npr") { h, c0, ns in
+            let i = c0.index
+            #expect(try h.addrAdd(index: i, family: .v4, address: v4a, prefixLength: 24, noPrefixRoute: true))
+            #expect(try h.addrAdd(index: i, family: .v6, address: v6a, prefixLength: 64, noDAD: true, noPrefixRoute: true))
+            // The control: an ordinary address on the same link gets its subnet route.
+            #expect(try h.addrAdd(index: i, family: .v4, address: [10, 98, 0, 2], prefixLength: 24))
+            #expect(try h.addrList(index: i, family: .v4).contains(Address(family: .v4, bytes: v4a, prefixLength: 24)))
+            let v4 = try h.routeList(family: .v4, oif: i)
+            #expect(!v4.contains { $0.dst == [10, 99, 0, 0] && $0.dstPrefixLength == 24 }, "\(v4)")
+            #expect(v4.contains { $0.dst == [10, 98, 0, 0] && $0.dstPrefixLength == 24 })
+            let v6 = try h.routeList(family: .v6, oif: i)
+            #expect(!v6.contains { $0.dst == Array(v6a.prefix(8)) + [UInt8](repeating: 0, count: 8) && $0.dstPrefixLength == 64 },
+                    "\(v6)")
+            let flags = try run(["-n", ns.name, "addr", "show", "dev", "c0"]).output
+            #expect(flags.contains("noprefixroute"), "\(flags)")
+        }
+    }
+
+    @Test func routeWithPreferredSourceAndLinkScope() throws {
+        try withContainerLink("src") { h, c0 in
+            _ = try h.addrAdd(index: c0.index, family: .v4, address: v4a, prefixLength: 32, noPrefixRoute: true)
+            // ptp's shape: the gateway reached on-link, then the default through it, both from our address.
+            let onLink = RouteSpec(family: .v4, dst: v4gw, dstPrefixLength: 32, oif: c0.index, scope: 253, prefsrc: v4a)
+            let dflt = RouteSpec(family: .v4, gateway: v4gw, oif: c0.index, prefsrc: v4a)
+            #expect(try h.routeAdd(onLink))
+            #expect(try h.routeAdd(dflt))
+            let listed = try h.routeList(family: .v4, oif: c0.index)
+            let r = try #require(listed.first { $0.dst == v4gw })
+            #expect(r.scope == 253 && r.prefsrc == v4a && r.gateway == nil && r.dstPrefixLength == 32)
+            let d = try #require(listed.first { $0.isDefault })
+            #expect(d.prefsrc == v4a && d.gateway == v4gw && d.scope == 0)
+            // A source the namespace does not own is refused by the kernel, errno intact.
+            let bad = #expect(throws: NetlinkError.self) {
+                _ = try h.routeAdd(RouteSpec(family: .v4, dst: v4host, dstPrefixLength: 32, oif: c0.index, scope: 253,
+                                             prefsrc: [10, 99, 9, 9]))
+            }
+            #expect(bad?.errno == EINVAL)
+            #expect(try h.routeDel(dflt))
+            #expect(try h.routeDel(onLink))
+            #expect(try h.routeDel(onLink) == false)
         }
     }
 }

@@ -132,4 +132,52 @@ struct LinkTests {
             }
         }
     }
+
+    @Test func allmultiTxQLenRenameAndMove() throws {
+        try withTestNS("mvr", count: 2) { nss in
+            let (a, b) = (nss[0], nss[1])
+            let h = try handle(in: a.ns)
+            try h.vethAdd(name: "x0", mac: mac1, mtu: nil, peerName: "x1", peerMAC: nil, peerNetNSFD: nil)
+            let x0 = try #require(try h.linkGet(name: "x0"))
+            #expect(!x0.allmulti)
+            try h.linkSetUp(index: x0.index)
+            try h.linkSetAllmulti(index: x0.index, on: true)
+            try h.linkSetTxQLen(index: x0.index, txQLen: 321)
+            var got = try #require(try h.linkGet(index: x0.index))
+            #expect(got.allmulti && got.txQLen == 321 && got.isUp && !got.promisc)
+            try h.linkSetAllmulti(index: x0.index, on: false)
+            #expect(try h.linkGet(index: x0.index)?.allmulti == false)
+            try h.linkSetDown(index: x0.index)
+            #expect(try h.linkGet(index: x0.index)?.isUp == false)
+            try h.linkSetName(index: x0.index, name: "renamed")
+            let taken = #expect(throws: NetlinkError.self) { try h.linkSetName(index: x0.index, name: "x1") }
+            #expect(taken?.errno == EEXIST)
+            #expect(try h.linkGet(name: "x0") == nil)
+            got = try #require(try h.linkGet(name: "renamed"))
+            #expect(got.index == x0.index && got.mac == mac1 && got.txQLen == 321)
+
+            try h.linkSetNetNS(index: x0.index, netNSFD: b.ns.fd)
+            #expect(try h.linkGet(name: "renamed") == nil)
+            let hb = try handle(in: b.ns)
+            let moved = try #require(try hb.linkGet(name: "renamed"))
+            #expect(moved.mac == mac1 && moved.kind == "veth" && !moved.isUp)
+            // And back, into a namespace that already has that name: refused, nothing lost.
+            try h.vethAdd(name: "renamed", mac: nil, mtu: nil, peerName: "y1", peerMAC: nil, peerNetNSFD: nil)
+            let clash = #expect(throws: NetlinkError.self) { try hb.linkSetNetNS(index: moved.index, netNSFD: a.ns.fd) }
+            #expect(clash?.errno == EEXIST)
+            #expect(try hb.linkGet(name: "renamed")?.index == moved.index)
+            let missing = #expect(throws: NetlinkError.self) { try hb.linkSetNetNS(index: 999_999, netNSFD: a.ns.fd) }
+            #expect(missing?.errno == ENODEV)
+        }
+    }
+
+    @Test func linkListHasEveryLink() throws {
+        try withTestNS("list") { nss in
+            let h = try handle(in: nss[0].ns)
+            try h.vethAdd(name: "l0", mac: mac1, mtu: nil, peerName: "l1", peerMAC: mac2, peerNetNSFD: nil)
+            let all = try h.linkList()
+            #expect(Set(all.map(\.name)) == ["lo", "l0", "l1"])
+            #expect(all.first { $0.mac == mac2 }?.name == "l1")
+        }
+    }
 }

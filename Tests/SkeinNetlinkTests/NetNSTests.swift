@@ -16,7 +16,7 @@ struct NetNSTests {
         #expect(e1?.message.contains("not a network namespace") == true)
 
         let file = "/tmp/\(runTag)-regular"
-        FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: file, contents: Data("x".utf8))
         defer { unlink(file) }
         let e2 = #expect(throws: NetlinkError.self) { try NetNS.open(path: file) }
         #expect(e2?.errno == EINVAL)
