@@ -92,7 +92,10 @@ private let hostLocal = #""ipam":{"type":"host-local","subnet":"10.1.0.0/16"}"#
         (#"{"cniVersion":"9.9.9","name":"n","delegates":[{"type":"bridge"}]}"#, 1),
         (#"{"cniVersion":"1.1.0","delegates":[{"type":"bridge"}]}"#, 7),
         (#"{"cniVersion":"1.1.0","name":"n","type":1,"delegates":[{"type":"bridge"}]}"#, 7),
-        (#"{"cniVersion":"1.1.0","name":"n","clusterNetwork":"k8s-pod-network"}"#, 2),
+        (#"{"cniVersion":"1.1.0","name":"n","clusterNetwork":"k8s-pod-network"}"#, nil),
+        (#"{"cniVersion":"1.1.0","name":"n","clusterNetwork":""}"#, 7),
+        (#"{"cniVersion":"1.1.0","name":"n","clusterNetwork":"a","delegates":[{"type":"bridge"}]}"#, 7),
+        (#"{"cniVersion":"1.1.0","name":"n","clusterNetwork":7}"#, 7),
         (#"{"cniVersion":"1.1.0","name":"n","stateDir":"var/lib/skein","delegates":[{"type":"bridge"}]}"#, 7),
         (#"{"cniVersion":"1.1.0","name":"n","stateDir":"/var/lib/../../etc","delegates":[{"type":"bridge"}]}"#, 7),
         (#"{"cniVersion":"1.1.0","name":"n","stateDir":"/var/lib/skein\u0000x","delegates":[{"type":"bridge"}]}"#, 7),
@@ -103,12 +106,151 @@ private let hostLocal = #""ipam":{"type":"host-local","subnet":"10.1.0.0/16"}"#
         #expect(configCode(text) == expected)
     }
 
-    @Test func clusterNetworkMessage() throws {
+    @Test func clusterNetworkReplacesDelegates() throws {
+        let c = try parseConfig(#"""
+            {"cniVersion":"0.3.1","name":"multus-cni-network","type":"skein",
+             "clusterNetwork":"/host/etc/cni/net.d/10-flannel.conflist","defaultNetworks":["extra","kube-system/other"]}
+            """#)
+        #expect(c.clusterNetwork == "/host/etc/cni/net.d/10-flannel.conflist")
+        #expect(c.delegates.isEmpty)
+        #expect(c.defaultNetworks == ["extra", "kube-system/other"])
+    }
+
+    @Test func requiredNetworksMessages() {
         do {
-            _ = try parseConfig(#"{"cniVersion":"1.1.0","name":"n","clusterNetwork":"x"}"#)
+            _ = try parseConfig(#"{"cniVersion":"1.1.0","name":"n"}"#)
             Issue.record("expected an error")
         } catch let error as CNIError {
-            #expect(error.msg == "clusterNetwork is not supported yet; use delegates")
+            #expect(error.code == 7 && error.msg.contains("delegates") && error.msg.contains("clusterNetwork"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func multusDefaults() throws {
+        let c = try parseConfig(#"{"cniVersion":"1.0.0","name":"n","delegates":[{"type":"loopback"}]}"#)
+        #expect(c.clusterNetwork == nil && c.defaultNetworks.isEmpty && c.kubeconfig == nil)
+        #expect(c.confDir == "/etc/cni/multus/net.d" && c.binDir == "/opt/cni/bin" && c.cniDir == nil)
+        #expect(c.systemNamespaces == ["kube-system"] && c.multusNamespace == "kube-system")
+        #expect(!c.namespaceIsolation && c.globalNamespaces == ["default"])
+        #expect(c.readinessIndicatorFile == nil && c.logFile == nil)
+        #expect(c.logLevel == .panic && c.logToStderr)
+        #expect(c.capabilities.isEmpty && c.runtimeConfig.isEmpty)
+        #expect(c.nadDir == nil && c.execTypes.isEmpty && c.stateDir == "/var/lib/skein")
+    }
+
+    @Test func everyMultusKeyTyped() throws {
+        let c = try parseConfig(#"""
+            {"cniVersion":"0.3.1","name":"multus-cni-network","type":"skein",
+             "clusterNetwork":"k8s-pod-network","defaultNetworks":["sidecar"],
+             "kubeconfig":"/etc/cni/net.d/multus.d/multus.kubeconfig","confDir":"/etc/cni/net.d",
+             "cniDir":"/var/lib/cni/multus","binDir":"/host/opt/cni/bin","systemNamespaces":["kube-system","infra"],
+             "multusNamespace":"multus","namespaceIsolation":true,"globalNamespaces":"default, shared ,,tools",
+             "readinessindicatorfile":"/run/flannel/subnet.env","logFile":"/var/log/multus.log",
+             "logLevel":"Verbose","logToStderr":false,"logOptions":{"maxAge":5},
+             "capabilities":{"portMappings":true,"bandwidth":true},
+             "runtimeConfig":{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]},
+             "stateDir":"/run/skein","nadDir":"/etc/skein/nads","execTypes":["bridge","macvlan"]}
+            """#)
+        #expect(c.clusterNetwork == "k8s-pod-network" && c.defaultNetworks == ["sidecar"])
+        #expect(c.kubeconfig == "/etc/cni/net.d/multus.d/multus.kubeconfig" && c.confDir == "/etc/cni/net.d")
+        #expect(c.cniDir == "/var/lib/cni/multus" && c.binDir == "/host/opt/cni/bin")
+        #expect(c.systemNamespaces == ["kube-system", "infra"] && c.multusNamespace == "multus")
+        #expect(c.namespaceIsolation && c.globalNamespaces == ["default", "shared", "tools"])
+        #expect(c.readinessIndicatorFile == "/run/flannel/subnet.env" && c.logFile == "/var/log/multus.log")
+        #expect(c.logLevel == .verbose && !c.logToStderr)
+        #expect(c.capabilities["portMappings"]?.bool == true)
+        #expect(c.runtimeConfig["portMappings"]?[0]?["hostPort"]?.int == 8080)
+        #expect(c.stateDir == "/run/skein" && c.nadDir == "/etc/skein/nads" && c.execTypes == ["bridge", "macvlan"])
+        #expect(c.raw["logOptions"]?["maxAge"]?.int == 5)
+    }
+
+    @Test func globalNamespacesForms() throws {
+        func global(_ v: String) throws -> [String] {
+            try parseConfig(#"{"cniVersion":"1.1.0","name":"n","delegates":[{"type":"ptp"}],"globalNamespaces":\#(v)}"#).globalNamespaces
+        }
+        #expect(try global(#""a,b""#) == ["a", "b"])
+        #expect(try global(#"["a","b"]"#) == ["a", "b"])
+        #expect(try global(#""""#) == ["default"])
+        #expect(try global(#"[]"#) == ["default"])
+        #expect(try global("null") == ["default"])
+    }
+
+    @Test(arguments: [
+        "defaultNetworks", "kubeconfig", "confDir", "cniDir", "binDir", "systemNamespaces", "multusNamespace",
+        "namespaceIsolation", "globalNamespaces", "readinessindicatorfile", "logFile", "logLevel", "logToStderr",
+        "capabilities", "runtimeConfig", "nadDir", "execTypes",
+    ])
+    func wrongTypeNamesTheMultusKey(_ key: String) {
+        // A number is the wrong type for every one of them.
+        let text = #"{"cniVersion":"1.1.0","name":"n","delegates":[{"type":"ptp"}],"\#(key)":12}"#
+        do {
+            _ = try parseConfig(text)
+            Issue.record("expected an error for \(key)")
+        } catch let error as CNIError {
+            #expect(error.code == 7 && error.msg.contains(key), "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test(arguments: [
+        (#""logLevel":"trace""#, 7),
+        (#""logLevel":"""#, nil),
+        (#""defaultNetworks":[1]"#, 7),
+        (#""systemNamespaces":["a",null]"#, 7),
+        (#""execTypes":["../evil"]"#, 7),
+        (#""execTypes":[""]"#, 7),
+        (#""execTypes":"bridge""#, 7),
+        (#""confDir":"/etc/cni\u0000/x""#, 7),
+        (#""globalNamespaces":[1]"#, 7),
+        (#""globalNamespaces":{}"#, 7),
+        (#""cniDir":"/var/lib/cni/multus""#, nil),
+        (#""auxiliaryCNIChainName":"x","retryDeleteOnError":true"#, nil),
+    ] as [(String, Int?)])
+    func multusKeyValues(_ member: String, _ expected: Int?) {
+        #expect(configCode(#"{"cniVersion":"1.1.0","name":"n","delegates":[{"type":"ptp"}],\#(member)}"#) == expected)
+    }
+
+    @Test func execTypesErrorNamesTheElement() {
+        do {
+            _ = try parseConfig(#"{"cniVersion":"1.1.0","name":"n","delegates":[{"type":"ptp"}],"execTypes":["ok","a/b"]}"#)
+            Issue.record("expected an error")
+        } catch let error as CNIError {
+            #expect(error.code == 7 && error.msg.contains("execTypes[1]"))
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    // MARK: - DelegateConfig.parse
+
+    @Test func delegateFromConfAndConflist() throws {
+        let conf = try DelegateConfig.parse(JSON.parse(#"{"type":"macvlan","master":"eth1"}"#),
+                                            fallbackName: "macvlan-conf", fallbackVersion: "0.3.1")
+        #expect(conf.name == "macvlan-conf" && conf.cniVersion == "0.3.1" && !conf.isConflist)
+        #expect(conf.plugins == [try JSON.parse(#"{"type":"macvlan","master":"eth1","name":"macvlan-conf","cniVersion":"0.3.1"}"#)])
+        let list = try DelegateConfig.parse(JSON.parse(#"{"name":"chain","cniVersion":"1.0.0","plugins":[{"type":"bridge"},{"type":"tuning","name":"x"}]}"#),
+                                            fallbackName: "nad", fallbackVersion: "0.3.1")
+        #expect(list.name == "chain" && list.cniVersion == "1.0.0" && list.isConflist)
+        #expect(list.plugins.map { $0["name"]?.string } == ["chain", "chain"])
+    }
+
+    @Test(arguments: [
+        #"[]"#, #"{}"#, #"{"type":"a","plugins":[]}"#, #"{"plugins":[]}"#, #"{"type":"../x"}"#,
+        #"{"name":"a b","type":"x"}"#, #"{"type":1}"#,
+    ])
+    func delegateErrors(_ text: String) throws {
+        let json = try JSON.parse(text)
+        #expect(code { () throws(CNIError) in try DelegateConfig.parse(json, fallbackName: "n", fallbackVersion: "1.0.0") } == 7)
+    }
+
+    @Test func delegateErrorWithoutContextSaysNetworkConfig() throws {
+        do {
+            _ = try DelegateConfig.parse(JSON.parse(#"{"name":"x"}"#), fallbackName: "n", fallbackVersion: "1.0.0")
+            Issue.record("expected an error")
+        } catch let error as CNIError {
+            #expect(error.msg == "network config has neither type nor plugins")
         }
     }
 
