@@ -10,5 +10,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+python3 -m kubernetes_validate --version 2>/dev/null | grep -qx 1.37.0 || PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore 'kubernetes-validate==1.37.0'  # offline Kubernetes schemas for tools/validate-manifests.sh
 command -v swift >/dev/null || export PATH=/opt/swift/usr/bin:$PATH
 command -v swift >/dev/null || { echo "deps: no Swift toolchain (expected /opt/swift)" >&2; exit 1; }

@@ -1,5 +1,10 @@
 import Glibc
 import SkeinEngine
+import SkeinInstall
+
+// Arguments mean an operator's command (install, install-status, uninstall): a CNI runtime never
+// passes any, so this is the CNI path's only cost.
+if CommandLine.argc > 1 { exit(InstallCLI.main(Array(CommandLine.arguments.dropFirst()))) }
 
 // The CNI binary. Synchronous main on purpose: in a static binary an async main that suspends
 // costs tens of milliseconds on exit (swift-platform-notes). Only the CNI result or error goes to
