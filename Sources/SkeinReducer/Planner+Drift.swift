@@ -1,7 +1,9 @@
 // CHECK's report: every way the kernel differs from the spec, one line each, for a human. It
 // judges by the same rules as planAdd (adopted bridges keep their MAC, promisc is only required
 // on, fields a spec leaves nil are not compared), so "in sync" here means planAdd plans nothing
-// (save a hairpin flag the kernel did not report, which planAdd re-sets to be safe).
+// (save a hairpin, allmulticast or txqueuelen the kernel did not report, which planAdd re-sets to
+// be safe). Every kind: the link exists, is of the kind we create (a host-device is the device
+// recorded as its origin), and has the spec's MTU, MAC, flags, addresses and routes; sysctls.
 
 import SkeinModel
 
@@ -35,13 +37,23 @@ extension Planner {
     private static func linkDrift(_ spec: LinkSpec, _ link: ObservedLink) -> [String] {
         let name = "link \(spec.name)\(suffix(spec.namespace))"
         var out: [String] = []
-        let wantKind = spec.kind == .bridge ? "bridge" : "veth"
-        if link.kind != wantKind { out.append("\(name) is of kind \(link.kind ?? "none"), want \(wantKind)") }
+        if let wantKind = kindName(spec.kind), link.kind != wantKind {
+            out.append("\(name) is of kind \(link.kind ?? "none"), want \(wantKind)")
+        }
+        if case .hostDevice(let origin) = spec.kind, !isOurDevice(link, spec, origin, inHost: false) {
+            out.append("\(name) is not host device \(origin.name)")
+        }
         if let mtu = spec.mtu, link.mtu != mtu { out.append("\(name) has mtu \(link.mtu), want \(mtu)") }
         if let mac = spec.mac, link.mac != mac, !spec.shared {
             out.append("\(name) has address \(link.mac.map { "\($0)" } ?? "none"), want \(mac)")
         }
         if spec.promisc && !link.promisc { out.append("\(name) is not promiscuous") }
+        if let want = spec.allmulti, let have = link.allmulti, have != want {
+            out.append("\(name) has allmulticast \(have ? "on" : "off"), want \(want ? "on" : "off")")
+        }
+        if let want = spec.txQLen, let have = link.txQLen, have != want {
+            out.append("\(name) has txqueuelen \(have), want \(want)")
+        }
         if let master = spec.master, link.masterName != master {
             out.append("\(name) has master \(link.masterName ?? "none"), want \(master)")
         }
@@ -67,9 +79,5 @@ extension Planner {
         }.map {
             "route \(PlanOp.routeText($0)) dev \(spec.name) is missing\(suffix(spec.namespace))"
         }
-    }
-
-    private static func suffix(_ ns: NamespaceRef) -> String {
-        ns == .container ? " (netns container)" : ""
     }
 }

@@ -48,7 +48,12 @@ public struct ObservedLink: Equatable, Sendable {
 }
 
 public struct Observation: Equatable, Sendable {
-    /// Only the links the spec names that exist (absent = not there).
+    /// Only the links the spec names that exist (absent = not there), each in its namespace. For
+    /// a host-device spec also, as far as they exist: the container link named after the origin
+    /// (an ADD interrupted between move and rename leaves it so), and in the host the link with
+    /// the origin's ifindex (whatever its name: a dying netns hands devices back renamed when their
+    /// name is taken) and the one named like the origin. Teardown needs the same, plus the
+    /// container links of macvlan/ipvlan/vlan and lo specs.
     public var links: [ObservedLink]
     public var containerNamespaceExists: Bool
     /// Routes whose output interface is one of the spec's container links.
@@ -97,6 +102,9 @@ public struct PlanError: Error, Equatable, Sendable, CustomStringConvertible {
         case interfaceExists
         /// The spec needs the container namespace and it is gone.
         case namespaceMissing
+        /// A device the spec adjusts but never creates is nowhere: a host-device neither in the
+        /// host nor in the container, a container without lo.
+        case deviceMissing
         /// The spec itself is malformed (a veth without its peer spec): a programmer error upstream,
         /// but one a journal replay can carry, so it is thrown rather than trapped.
         case invalidSpec

@@ -7,9 +7,12 @@
 import SkeinModel
 
 public enum Planner {
-    /// Ordered: bridges (create or adopt; MTU, MAC, promisc, up, gateway addresses), then each veth
-    /// pair (created together, the peer directly in the container), its host end (master, hairpin,
-    /// up), its container end (addresses, up, routes), then sysctls.
+    /// Ordered: bridges (create or adopt; MTU, MAC, promisc, up, gateway addresses), then the other
+    /// links in spec order — a veth pair (created together, the peer directly in the container),
+    /// its host end (master, hairpin, up) and container end (addresses, up, routes); a macvlan,
+    /// ipvlan or vlan created directly in the container; a host-device moved in and renamed; lo
+    /// brought up — each with its attributes (MTU, MAC, promisc, allmulti, txqueuelen, addresses,
+    /// up, routes), then sysctls.
     public static func planAdd(desired: AttachmentSpec, observed: Observation) throws(PlanError) -> [PlanOp] {
         if needsContainer(desired) && !observed.containerNamespaceExists {
             throw PlanError(.namespaceMissing, "container network namespace does not exist")
@@ -32,8 +35,15 @@ public enum Planner {
                 guard hostSpec(ofPeer: link, in: desired) != nil else {
                     throw PlanError(.invalidSpec, "veth peer \(link.name) has no host end in the spec")
                 }
-            case .macvlan, .ipvlan, .vlan, .hostDevice, .loopback, .existing:
-                throw PlanError(.invalidSpec, "link kind of \(link.name) is not planned by this build")
+            case .macvlan, .ipvlan, .vlan:
+                try planSubLink(link, observed, &ops)
+            case .hostDevice(let origin):
+                try planHostDevice(link, origin, observed, &ops)
+            case .loopback, .existing:
+                guard let current = observed.link(named: link.name, in: link.namespace) else {
+                    throw PlanError(.deviceMissing, "interface \(link.name) does not exist\(suffix(link.namespace))")
+                }
+                ensureLink(link, current: current, in: observed, &ops)
             }
         }
         for sysctl in desired.sysctls where !sysctlMatches(sysctl, observed) {
@@ -129,13 +139,19 @@ public enum Planner {
 
     /// What a link looks like right after the create operation: created with its MAC and MTU,
     /// down, unenslaved, no addresses.
-    private static func created(_ spec: LinkSpec, kind: String) -> ObservedLink {
+    static func created(_ spec: LinkSpec, kind: String) -> ObservedLink {
         ObservedLink(name: spec.name, namespace: spec.namespace, index: 0, mac: spec.mac, mtu: spec.mtu ?? 0,
-                     up: false, kind: kind, masterName: nil, promisc: false, addresses: [], hairpin: false)
+                     up: false, kind: kind, masterName: nil, promisc: false, addresses: [], hairpin: false, allmulti: false)
+    }
+
+    /// ensureLink with the routes the observation holds for the link's namespace.
+    static func ensureLink(_ spec: LinkSpec, current: ObservedLink, in observed: Observation, _ ops: inout [PlanOp]) {
+        ensureLink(spec, current: current, observedRoutes: observed.routes(in: spec.namespace),
+                   elsewhere: observed.routedElsewhere[spec.namespace] ?? [], &ops)
     }
 
     /// The attribute diff shared by adopted, existing and just-created links.
-    private static func ensureLink(_ spec: LinkSpec, current: ObservedLink, observedRoutes: [RouteSpec],
+    static func ensureLink(_ spec: LinkSpec, current: ObservedLink, observedRoutes: [RouteSpec],
                                    elsewhere: [IPNetwork] = [],
                                    _ ops: inout [PlanOp]) {
         let ns = spec.namespace
@@ -147,6 +163,9 @@ public enum Planner {
         if let mac = spec.mac, current.mac != mac, !spec.shared { ops.append(.setMAC(ns, spec.name, mac)) }
         // Promisc is only ever turned on: another network sharing the bridge may rely on it.
         if spec.promisc && !current.promisc { ops.append(.setPromisc(ns, spec.name, true)) }
+        // Unknown (not read) counts as different: the op is idempotent and cheap.
+        if let want = spec.allmulti, current.allmulti != want { ops.append(.setAllmulti(ns, spec.name, want)) }
+        if let want = spec.txQLen, current.txQLen != want { ops.append(.setTxQLen(ns, spec.name, want)) }
         if let master = spec.master {
             let joining = current.masterName != master
             if joining { ops.append(.setMaster(ns, link: spec.name, master: master)) }
@@ -167,7 +186,7 @@ public enum Planner {
             }
         }
         for want in spec.addresses where !current.addresses.contains(want) {
-            ops.append(.addrAdd(ns, spec.name, want))
+            ops.append(spec.noPrefixRoute ? .addrAddNoPrefixRoute(ns, spec.name, want) : .addrAdd(ns, spec.name, want))
         }
         if !upFirst && spec.up && !current.up { ops.append(.setUp(ns, spec.name)) }
         // A destination another device already serves keeps that route: "the first one wins".
@@ -184,6 +203,7 @@ public enum Planner {
             && (want.priority == nil || want.priority == have.priority)
             && (want.table == nil || want.table == have.table)
             && (want.scope == nil || want.scope == have.scope)
+            && (want.src == nil || want.src == have.src)
     }
 
     static func sysctlMatches(_ want: SysctlSpec, _ observed: Observation) -> Bool {
@@ -208,5 +228,9 @@ public enum Planner {
 
     static func hostSpec(ofPeer peer: LinkSpec, in spec: AttachmentSpec) -> LinkSpec? {
         spec.links.first { $0.kind == .veth(peer: peer.name) }
+    }
+
+    static func suffix(_ ns: NamespaceRef) -> String {
+        ns == .container ? " (netns container)" : ""
     }
 }

@@ -51,50 +51,6 @@ private enum Fixture {
 
 @Suite struct PlannerTests {}
 
-private extension Observation {
-    func replacing(_ name: String, in ns: NamespaceRef, _ change: (inout ObservedLink) -> Void) -> Observation {
-        var copy = self
-        let i = copy.links.firstIndex { $0.name == name && $0.namespace == ns }!
-        change(&copy.links[i])
-        return copy
-    }
-
-    func removing(_ name: String, in ns: NamespaceRef) -> Observation {
-        var copy = self
-        copy.links.removeAll { $0.name == name && $0.namespace == ns }
-        return copy
-    }
-
-    /// A kernel model just faithful enough to check that re-planning after any prefix of a plan
-    /// plans exactly the rest (what a retried ADD after a crash relies on).
-    mutating func simulate(_ op: PlanOp) {
-        var nextIndex: Int32 { (links.map(\.index).max() ?? 0) + 1 }
-        switch op {
-        case .createBridge(let s):
-            links.append(ObservedLink(name: s.name, namespace: s.namespace, index: nextIndex, mac: s.mac,
-                                      mtu: s.mtu ?? 1500, kind: "bridge"))
-        case .createVethPair(let h, let p):
-            let hi = nextIndex
-            links.append(ObservedLink(name: h.name, namespace: h.namespace, index: hi, mac: h.mac,
-                                      mtu: h.mtu ?? 1500, kind: "veth", peerIndex: 2))
-            links.append(ObservedLink(name: p.name, namespace: p.namespace, index: 2, mac: p.mac,
-                                      mtu: p.mtu ?? 1500, kind: "veth", peerIndex: hi))
-        case .setUp(let ns, let n): self = replacing(n, in: ns) { $0.up = true }
-        case .setMTU(let ns, let n, let m): self = replacing(n, in: ns) { $0.mtu = m }
-        case .setMAC(let ns, let n, let m): self = replacing(n, in: ns) { $0.mac = m }
-        case .setMaster(let ns, let n, let m): self = replacing(n, in: ns) { $0.masterName = m; $0.hairpin = false }
-        case .setHairpin(let n, let on): self = replacing(n, in: .host) { $0.hairpin = on }
-        case .setPromisc(let ns, let n, let on): self = replacing(n, in: ns) { $0.promisc = on }
-        case .addrAdd(let ns, let n, let a): self = replacing(n, in: ns) { $0.addresses.append(a) }
-        case .addrDel(let ns, let n, let a): self = replacing(n, in: ns) { $0.addresses.removeAll { $0 == a } }
-        case .routeAdd(_, _, let r): containerRoutes.append(r)
-        case .sysctl(let s): sysctls.append(s)
-        case .linkDelete(let ns, let n): self = removing(n, in: ns)
-        default: break
-        }
-    }
-}
-
 extension PlannerTests {
     @Suite struct Add {
         @Test func freshAddPlansEverythingInOrder() throws {

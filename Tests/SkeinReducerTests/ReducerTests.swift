@@ -306,22 +306,40 @@ extension ReducerTests {
         #expect(stateDiff(s.state, before) == nil)
     }
 
-    @Test func unsupportedPluginTypeIsCode2() {
+    /// A type Skein does not build in is exec'ed from CNI_PATH: the decision holds nothing.
+    @Test func unknownPluginTypeIsExecedWholeAndHoldsNothing() throws {
         var s = Scenario()
-        let plugin = try! JSON.parse(#"{"cniVersion":"1.0.0","name":"m","type":"macvlan","master":"eth0","ipam":{"type":"host-local","subnet":"10.9.0.0/24"}}"#)
+        let plugin = try! JSON.parse(#"{"cniVersion":"1.0.0","name":"m","type":"sriov","ipam":{"type":"host-local","subnet":"10.9.0.0/24"}}"#)
         let r = s.on(addReq(key("c1"), plugin: plugin))
-        #expect(code(r) == 2)
-        #expect(r.changes.count == 0)
-        #expect(stateDiff(s.state, MemoryState()) == nil)
+        #expect(r.decision == .accepted)
+        let rec = try #require(try s.attachment(key("c1")))
+        #expect(rec.pluginType == "sriov" && rec.spec == AttachmentSpec() && rec.addresses.isEmpty)
+        #expect(rec.exec == [plugin])
+        #expect(s.state.tables[.allocations]!.isEmpty)
     }
 
-    @Test(arguments: [#"{"type":"dhcp"}"#, #"{"type":"static","addresses":[{"address":"10.10.0.5/24"}]}"#])
-    func unsupportedIPAMTypeIsCode2(ipam: String) {
+    @Test func bridgeWithDHCPIsExecedAndStaticIsBuiltInButNotHeld() throws {
         var s = Scenario()
-        let r = s.on(addReq(key("c1"), plugin: bridge(ipam: ipam)))
+        #expect(s.on(addReq(key("c1"), plugin: bridge(ipam: #"{"type":"dhcp"}"#))).decision == .accepted)
+        #expect(try #require(try s.attachment(key("c1"))).exec.count == 1)
+        let ipam = #"{"type":"static","addresses":[{"address":"10.10.0.5/24","gateway":"10.10.0.1"}]}"#
+        #expect(s.on(addReq(key("c2"), plugin: bridge(ipam: ipam))).decision == .accepted)
+        let rec = try #require(try s.attachment(key("c2")))
+        #expect(rec.exec.isEmpty && rec.spec.links[2].addresses == [net("10.10.0.5/24")])
+        #expect(s.holder("10.10.0.5") == nil)
+        // Releasing an unheld address touches no allocation row, even one another attachment holds.
+        s.on(addReq(key("c3"), ips: [ip("10.10.0.5")]))
+        #expect(s.holder("10.10.0.5") == key("c3"))
+        s.on(delReq(key("c2")))
+        s.on(.delApplied(Outcome(key: key("c2"))))
+        #expect(try s.attachment(key("c2")) == nil && s.holder("10.10.0.5") == key("c3"))
+    }
+
+    @Test func unsupportedHostLocalKeyIsCode2() {
+        var s = Scenario()
+        let r = s.on(addReq(key("c1"), plugin: bridge(ipam: #"{"type":"host-local","subnet":"10.10.0.0/24","resolvConf":"/etc/resolv.conf"}"#)))
         #expect(code(r) == 2, "\(r.decision)")
         #expect(r.changes.count == 0)
-        #expect(stateDiff(s.state, MemoryState()) == nil)
     }
 
     @Test func pluginWithoutTypeIsCode7() {

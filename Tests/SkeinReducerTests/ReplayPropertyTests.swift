@@ -29,6 +29,10 @@ private struct FuzzNetwork {
     var plugin: JSON
     var reserved: Set<IPAddress>
     var candidates: [IPAddress]  // addresses a request may ask for (some reserved, some out of range)
+    /// The plugins chained after `plugin`.
+    var chained: [JSON] = []
+    /// false: static IPAM, whose addresses are reported and never held (several pods may list one).
+    var holds = true
 
     static let all: [FuzzNetwork] = [
         // 10.1.0.2 ... .6: five addresses for eight interfaces, so the pool runs dry.
@@ -39,7 +43,15 @@ private struct FuzzNetwork {
         FuzzNetwork(name: "green", plugin: plugin("green", #"{"type":"host-local","ranges":[[{"subnet":"10.2.0.0/28","rangeStart":"10.2.0.0","rangeEnd":"10.2.0.15","gateway":"10.2.0.5"}],[{"subnet":"fd00::/125"}]]}"#),
                     reserved: Set(ips(["10.2.0.0", "10.2.0.5", "10.2.0.15", "fd00::", "fd00::1"])),
                     candidates: ips(["10.2.0.0", "10.2.0.3", "10.2.0.5", "10.2.0.9", "10.2.0.15", "fd00::1", "fd00::4", "fd00::7"])),
+        // macvlan with tuning chained: the other kinds' specs go through the codec too.
+        FuzzNetwork(name: "violet", plugin: json(#"{"cniVersion":"1.0.0","name":"violet","type":"macvlan","master":"eth1","ipam":{"type":"host-local","subnet":"10.3.0.0/29"}}"#),
+                    reserved: Set(ips(["10.3.0.0", "10.3.0.1", "10.3.0.7"])), candidates: ips(["10.3.0.1", "10.3.0.4"]),
+                    chained: [json(#"{"type":"tuning","mtu":1400,"allmulti":true,"sysctl":{"net.ipv4.conf.IFNAME.rp_filter":"2"}}"#)]),
+        FuzzNetwork(name: "amber", plugin: json(#"{"cniVersion":"1.0.0","name":"amber","type":"ptp","ipam":{"type":"static","addresses":[{"address":"10.4.0.9/24","gateway":"10.4.0.1"}]}}"#),
+                    reserved: [], candidates: [], holds: false),
     ]
+
+    static func json(_ text: String) -> JSON { try! JSON.parse(text) }
 
     static func plugin(_ name: String, _ ipam: String) -> JSON {
         try! JSON.parse(#"{"cniVersion":"0.3.1","name":""# + name + #"","type":"bridge","bridge":"br-"# + name
@@ -86,9 +98,9 @@ private struct StreamGenerator {
 
     mutating func add(_ k: AttachmentKey, _ process: ProcessRef) -> Event {
         let n = rng.pick(FuzzNetwork.all)
-        let requested = rng.percent(25) ? [rng.pick(n.candidates)] : []
+        let requested = rng.percent(25) && !n.candidates.isEmpty ? [rng.pick(n.candidates)] : []
         return .addRequested(AddRequested(key: k, network: n.name, netns: "/proc/1/ns/net", pod: nil,
-                                          process: process, plugin: n.plugin, requestedIPs: requested))
+                                          process: process, plugin: n.plugin, requestedIPs: requested, chained: n.chained))
     }
 }
 
@@ -113,7 +125,7 @@ private func invariantViolations(_ state: MemoryState, cache: inout RowCache) ->
     let records = cache.records(state)
     if records.count != state.tables[.attachments]!.count { problems.append("an attachment row does not decode") }
     var owners: [String: AttachmentKey] = [:]
-    for r in records {
+    for r in records where FuzzNetwork.all.first(where: { $0.name == r.network })?.holds ?? true {
         for a in r.addresses.map(\.address.address) {
             let slot = "\(r.network) \(a)"
             if let other = owners[slot] { problems.append("\(slot) is held by both \(other) and \(r.key)") }
@@ -131,7 +143,8 @@ private func invariantViolations(_ state: MemoryState, cache: inout RowCache) ->
         if rec?.network != network || !(rec?.addresses.contains { $0.address.address == a } ?? false) {
             problems.append("allocation \(network) \(a) names \(holder), which does not list it")
         }
-        if FuzzNetwork.all.first(where: { $0.name == network })?.reserved.contains(a) ?? true {
+        let fuzz = FuzzNetwork.all.first { $0.name == network }
+        if fuzz?.reserved.contains(a) ?? true || !(fuzz?.holds ?? true) {
             problems.append("reserved or foreign address \(network) \(a) is allocated")
         }
     }
