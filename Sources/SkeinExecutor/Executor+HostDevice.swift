@@ -1,6 +1,7 @@
 // Finding the host-device a config selects, before the ADD is journaled: its origin (name, ifindex,
-// MAC, MTU) goes into the request so DEL can put it back exactly so. Selectors as the reference
-// host-device plugin takes them, first non-empty wins: device, hwaddr, kernelpath, pciBusID.
+// MAC, MTU, promisc, allmulticast, txqueuelen) goes into the request so DEL can put it back exactly
+// so. Selectors as the reference host-device plugin takes them, first non-empty wins: device,
+// hwaddr, kernelpath, pciBusID.
 
 import Glibc
 import SkeinModel
@@ -39,7 +40,10 @@ extension Executor {
         } catch {
             throw ExecutorError(error, op: op)
         }
-        return link.map { HostDeviceOrigin(name: $0.name, index: $0.index, mac: MACAddress(bytes: $0.mac), mtu: $0.mtu) }
+        return link.map {
+            HostDeviceOrigin(name: $0.name, index: $0.index, mac: MACAddress(bytes: $0.mac), mtu: $0.mtu,
+                             promisc: $0.promisc, allmulti: $0.allmulti, txQLen: $0.txQLen)
+        }
     }
 
     /// A device's interfaces sit in its net/ directory, or one level down for virtio devices

@@ -85,7 +85,9 @@ extension Executor {
         guard hostEnd.namespace == .host else {
             throw ExecutorError(op: "veth \(hostEnd.name)", errno: EINVAL, message: "host end must be in the host netns")
         }
-        if let a = hostEnd.mtu, let b = peer.mtu, a != b {
+        // One MTU for both ends, the host end's: a peer that wants another (tuning's) gets it by
+        // a setMTU of its own, which leaves the host end and its bridge alone.
+        if let b = peer.mtu, b != hostEnd.mtu {
             throw ExecutorError(op: "veth \(hostEnd.name)", errno: EINVAL, message: "veth ends need one MTU")
         }
         var peerFD: Int32?
@@ -99,7 +101,7 @@ extension Executor {
         indexes[.host]![hostEnd.name] = nil
         indexes[peer.namespace]![peer.name] = nil
         do {
-            try h.vethAdd(name: hostEnd.name, mac: hostEnd.mac?.bytes, mtu: hostEnd.mtu ?? peer.mtu,
+            try h.vethAdd(name: hostEnd.name, mac: hostEnd.mac?.bytes, mtu: hostEnd.mtu,
                           peerName: peer.name, peerMAC: peer.mac?.bytes, peerNetNSFD: peerFD)
         } catch let e as NetlinkError where e.errno == EEXIST {
             // Ours already (a re-applied plan) only if our host end is there as a veth: an EEXIST

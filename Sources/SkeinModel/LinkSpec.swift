@@ -81,17 +81,30 @@ public struct ParentRef: Hashable, Sendable {
 }
 
 /// Where a host-device came from, observed before the ADD touched it and recorded in the request:
-/// DEL puts the device back exactly so (name, MAC, MTU), also when the netns is gone.
+/// DEL puts the device back exactly so (name, MAC, MTU, and the flags and queue length tuning
+/// changed), also when the netns is gone. The ifindex identifies the device wherever it is: a
+/// move keeps it unless the target namespace already uses that number.
 public struct HostDeviceOrigin: Hashable, Sendable {
     public var name: String
     public var index: Int32
     public var mac: MACAddress?
     public var mtu: UInt32
-    public init(name: String, index: Int32, mac: MACAddress?, mtu: UInt32) {
+    /// IFF_PROMISC and IFF_ALLMULTI as the user had set them (false in requests recorded before
+    /// they were observed, when tuning could not change them on a host-device).
+    public var promisc: Bool
+    public var allmulti: Bool
+    /// Transmit queue length; nil when not observed (older requests).
+    public var txQLen: UInt32?
+
+    public init(name: String, index: Int32, mac: MACAddress?, mtu: UInt32, promisc: Bool = false,
+                allmulti: Bool = false, txQLen: UInt32? = nil) {
         self.name = name
         self.index = index
         self.mac = mac
         self.mtu = mtu
+        self.promisc = promisc
+        self.allmulti = allmulti
+        self.txQLen = txQLen
     }
 }
 
@@ -109,7 +122,8 @@ public enum LinkKind: Hashable, Sendable {
     /// An 802.1q vlan on `parent`, created directly in this link's namespace.
     case vlan(parent: ParentRef, id: Int)
     /// An existing device moved from the host into the container under this spec's name; teardown
-    /// restores its MAC and MTU and moves it home under its original name.
+    /// restores what the attachment changed (MAC, MTU, tuned flags) and moves it home under its
+    /// original name.
     case hostDevice(HostDeviceOrigin)
     /// The container's `lo`: brought up, never created or deleted.
     case loopback

@@ -190,6 +190,10 @@ extension HostDeviceOrigin {
         b.set("index", Int(index))
         b.set("mac", mac?.description)
         b.set("mtu", mtu)
+        // Optional and absent unless set, so origins recorded before these were observed keep their bytes.
+        b.setIfTrue("promisc", promisc)
+        b.setIfTrue("allmulti", allmulti)
+        b.set("txqlen", txQLen)
         return b.json
     }
 
@@ -197,6 +201,7 @@ extension HostDeviceOrigin {
         let f = try Fields(json, path: "origin")
         guard let mtu = try f.uint32("mtu") else { throw DecodeError("origin.mtu", "missing") }
         self.init(name: try f.string("name"), index: Int32(truncatingIfNeeded: try f.int("index")),
-                  mac: try f.mac("mac"), mtu: mtu)
+                  mac: try f.mac("mac"), mtu: mtu, promisc: try f.bool("promisc"), allmulti: try f.bool("allmulti"),
+                  txQLen: try f.uint32("txqlen"))
     }
 }

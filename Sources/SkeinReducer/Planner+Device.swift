@@ -42,20 +42,24 @@ extension Planner {
 
     // MARK: - host-device
 
-    /// The device, wherever it is now: its MAC (the origin's, or the one tuning gave it) is the
-    /// evidence. Its ifindex too, but only in the host — the index it was observed with — since a
-    /// container has indexes of its own and a move may renumber it.
-    static func isOurDevice(_ link: ObservedLink, _ spec: LinkSpec, _ origin: HostDeviceOrigin, inHost: Bool) -> Bool {
+    /// The device, wherever it is now. Its MAC (the origin's, or the one tuning gave it) is
+    /// evidence anywhere; so is its ifindex, which nothing in the pod (an exec'ed tuning, an
+    /// operator's `ip link set address`) can change: in the host it is the index it was observed
+    /// with, and a move into the container keeps it unless the container already used that
+    /// number. A container link with that index is not the device while the host still has one.
+    static func isOurDevice(_ link: ObservedLink, _ spec: LinkSpec, _ origin: HostDeviceOrigin,
+                            _ observed: Observation) -> Bool {
         let macs = [origin.mac, spec.mac].compactMap { $0 }
         if let mac = link.mac, macs.contains(mac) { return true }
-        return (inHost || macs.isEmpty) && link.index == origin.index
+        guard link.index == origin.index else { return false }
+        return link.namespace == .host || !observed.links.contains { $0.namespace == .host && $0.index == origin.index }
     }
 
     /// The device in the host whatever its name (a netns that dies hands its devices back, renamed
     /// if their name is taken); by index first, then by MAC.
     static func hostDevice(_ origin: HostDeviceOrigin, _ spec: LinkSpec, _ observed: Observation) -> ObservedLink? {
         let host = observed.links.filter { $0.namespace == .host }
-        return host.first { $0.index == origin.index } ?? host.first { isOurDevice($0, spec, origin, inHost: true) }
+        return host.first { $0.index == origin.index } ?? host.first { isOurDevice($0, spec, origin, observed) }
     }
 
     /// In place under CNI_IFNAME: ensure its attributes. Left in the container under its host
@@ -64,7 +68,7 @@ extension Planner {
     static func planHostDevice(_ spec: LinkSpec, _ origin: HostDeviceOrigin, _ observed: Observation,
                                _ ops: inout [PlanOp]) throws(PlanError) {
         if let current = observed.link(named: spec.name, in: .container) {
-            guard isOurDevice(current, spec, origin, inHost: false) else {
+            guard isOurDevice(current, spec, origin, observed) else {
                 throw PlanError(.interfaceExists, "interface \(spec.name) already exists in the container and is not"
                     + " host device \(origin.name)")
             }
@@ -72,7 +76,7 @@ extension Planner {
             return
         }
         let underOrigin = spec.name == origin.name ? nil : observed.link(named: origin.name, in: .container)
-        if let left = underOrigin, isOurDevice(left, spec, origin, inHost: false) {
+        if let left = underOrigin, isOurDevice(left, spec, origin, observed) {
             if left.up { ops.append(.setDown(.container, origin.name)) }
             ops.append(.rename(.container, from: origin.name, to: spec.name))
             ensureLink(spec, current: moved(left, to: spec.name), observedRoutes: [], &ops)

@@ -6,9 +6,11 @@
 //   into the container netns — the same plan serves a live sandbox, a deleted one and a crashed ADD.
 // - macvlan, ipvlan, vlan: deleted in the container when it still exists (its kind, and its MAC
 //   where the spec fixes one, show it is ours); a gone netns took them with it.
-// - host-device: sent home — down, original MAC and MTU, original name, back in the host; found
-//   in the host already (its netns died, or a DEL got this far) it only gets name, MAC and MTU
-//   back. The reference leaves it down, and so do we.
+// - host-device: sent home — down, original MAC and MTU (and the promisc, allmulticast and
+//   txqueuelen it had, where tuning changed them), original name, back in the host; found in the
+//   host already (its netns died, or a DEL got this far) it only gets those back. It is found by
+//   its ifindex as well as its MAC, so a MAC changed in the pod does not strand it there. The
+//   reference leaves it down, and so do we.
 // - lo: set down, as the reference loopback does. Shared links (the bridge) stay.
 
 import SkeinModel
@@ -42,7 +44,7 @@ extension Planner {
     static func sendHome(_ spec: LinkSpec, _ origin: HostDeviceOrigin, _ observed: Observation, _ ops: inout [PlanOp]) {
         let inContainer = [spec.name, origin.name].lazy
             .compactMap { observed.link(named: $0, in: .container) }
-            .first { isOurDevice($0, spec, origin, inHost: false) }
+            .first { isOurDevice($0, spec, origin, observed) }
         guard let device = inContainer ?? hostDevice(origin, spec, observed) else { return }
         let ns = device.namespace
         var name = device.name
@@ -52,6 +54,7 @@ extension Planner {
         if device.up && (ns == .container || renaming || macWrong) { ops.append(.setDown(ns, name)) }
         if let mac = origin.mac, macWrong { ops.append(.setMAC(ns, name, mac)) }
         if device.mtu != origin.mtu { ops.append(.setMTU(ns, name, origin.mtu)) }
+        restoreTuned(spec, origin, device, &ops)
         // Renamed where the original name is free: in the container before the move (so the
         // host never sees CNI_IFNAME, which may well be taken there), else in the host after it.
         if renaming && !nameTaken(origin.name, in: ns, by: device, observed) {
@@ -61,6 +64,17 @@ extension Planner {
         guard ns == .container else { return }
         ops.append(.moveLink(from: .container, name, to: .host))
         if name != origin.name { ops.append(.rename(.host, from: name, to: origin.name)) }
+    }
+
+    /// The flags and queue length tuning set, back to the origin's. Only what this attachment
+    /// set: a value someone else changed (an exec'ed plugin, which restores its own) is theirs.
+    private static func restoreTuned(_ spec: LinkSpec, _ origin: HostDeviceOrigin, _ device: ObservedLink,
+                                     _ ops: inout [PlanOp]) {
+        let ns = device.namespace, name = device.name
+        if spec.promisc && device.promisc != origin.promisc { ops.append(.setPromisc(ns, name, origin.promisc)) }
+        // Unknown (not read) counts as different: the op is idempotent and cheap.
+        if spec.allmulti != nil && device.allmulti != origin.allmulti { ops.append(.setAllmulti(ns, name, origin.allmulti)) }
+        if spec.txQLen != nil, let txQLen = origin.txQLen, device.txQLen != txQLen { ops.append(.setTxQLen(ns, name, txQLen)) }
     }
 
     private static func nameTaken(_ name: String, in ns: NamespaceRef, by device: ObservedLink, _ observed: Observation) -> Bool {

@@ -120,16 +120,23 @@ public enum Planner {
         case (nil, nil):
             break
         }
-        ops.append(.createVethPair(host: host, peer: peer))
+        // Both ends are born with the host end's MTU: a peer tuned to another one gets it by its
+        // own setMTU, so the host end, and with it the bridge, keep theirs (as the reference tuning
+        // changes only the container interface).
+        var peerAsCreated = peer
+        peerAsCreated.mtu = host.mtu
+        ops.append(.createVethPair(host: host, peer: peerAsCreated))
         ensureLink(host, current: created(host, kind: "veth"), observedRoutes: [], &ops)
-        ensureLink(peer, current: created(peer, kind: "veth"), observedRoutes: [], &ops)
+        ensureLink(peer, current: created(peerAsCreated, kind: "veth"), observedRoutes: [], &ops)
     }
 
     /// Both ends are veths, the peer's MAC is the one the reducer chose, and where the kernel told
-    /// us the ends' peer indexes they point at each other.
-    static func isOurPair(host: ObservedLink, peer: ObservedLink, peerSpec: LinkSpec) -> Bool {
+    /// us the ends' peer indexes they point at each other. `ignoringMAC` when a later, exec'ed
+    /// plugin of the chain may have changed the peer's MAC: the index pairing, which nothing but
+    /// a new pair changes, then decides alone.
+    static func isOurPair(host: ObservedLink, peer: ObservedLink, peerSpec: LinkSpec, ignoringMAC: Bool = false) -> Bool {
         guard host.kind == "veth", peer.kind == "veth" else { return false }
-        if let mac = peerSpec.mac, peer.mac != mac { return false }
+        if !ignoringMAC, let mac = peerSpec.mac, peer.mac != mac { return false }
         if let p = host.peerIndex, p != peer.index { return false }
         if let h = peer.peerIndex, h != host.index { return false }
         return true

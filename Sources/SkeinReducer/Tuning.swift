@@ -3,8 +3,9 @@ import SkeinModel
 // tuning, chained after a built-in interface plugin: its settings become part of the spec of the
 // container interface (CNI_IFNAME) the chain made so far, so the planner applies them with the
 // rest and CHECK compares them. Nothing needs restoring on DEL for a link the teardown deletes;
-// a host-device goes home with the MAC and MTU it came with (its origin). Its promisc, allmulti
-// and txqueuelen are not part of the origin, so tuning them could not be undone: refused.
+// a host-device goes home with what it came with (its origin): MAC and MTU, and promisc,
+// allmulticast and txqueuelen where tuning set them. An origin observed without its txqueuelen
+// (never by this build) could not have it restored: tuning it is then refused.
 
 enum Tuning {
     static func apply(_ r: AddRequested, _ plugin: JSON, onto d: AddDecision) throws(BuildFailure) -> AddDecision {
@@ -16,11 +17,9 @@ enum Tuning {
         }
         var out = d
         var link = out.spec.links[i]
-        if case .hostDevice = link.kind {
-            for (key, set) in [("promisc", conf.promisc), ("allmulti", conf.allmulti != nil), ("txQLen", conf.txQLen != nil)] where set {
-                throw BuildFailure(code: 2, message: "tuning key \(key) is not supported on a host-device:"
-                    + " its original value would not be restored when the device goes home")
-            }
+        if case .hostDevice(let origin) = link.kind, conf.txQLen != nil, origin.txQLen == nil {
+            throw BuildFailure(code: 2, message: "tuning key txQLen is not supported on host-device \(origin.name):"
+                + " its original queue length was not observed, so it would not be restored when the device goes home")
         }
         if let mac = conf.mac { link.mac = MACAddress(mac) }
         if let mtu = conf.mtu { link.mtu = UInt32(mtu) }

@@ -101,6 +101,47 @@ struct ExecutorHostDeviceTests {
         }
     }
 
+    /// The origin records what tuning may change and DEL restores: promisc, allmulticast and the
+    /// transmit queue length, as the device has them.
+    @Test func theOriginRecordsFlagsAndQueueLength() throws {
+        try Sandbox.with("do") { box in
+            try makeDevice(box)
+            try ipSetup("-n", box.hostName, "link", "set", device, "promisc", "on", "allmulticast", "on", "txqueuelen", "777")
+            let origin = try box.onHost {
+                try Executor(containerNetNS: box.podPath).resolveHostDevice(device: device, hwaddr: nil, kernelpath: nil, pciBusID: nil)
+            }
+            #expect(origin?.promisc == true && origin?.allmulti == true && origin?.txQLen == 777, "\(String(describing: origin))")
+        }
+    }
+
+    /// Tuned (promisc, allmulticast, queue length) and then given another MAC in the pod: DEL
+    /// finds the device by its ifindex and brings it home with everything it came with.
+    @Test func homeByIndexAfterAMACChangeWithTuningUndone() throws {
+        try Sandbox.with("dm") { box in
+            try makeDevice(box)
+            let (origin, home, again) = try box.onHost { () -> (HostDeviceOrigin, Observation, [PlanOp]) in
+                let ex = try Executor(containerNetNS: box.podPath)
+                let origin = try #require(try ex.resolveHostDevice(device: device, hwaddr: nil, kernelpath: nil, pciBusID: nil))
+                var link = podSpec(origin)
+                link.promisc = true
+                link.allmulti = true
+                link.txQLen = 4321
+                let spec = AttachmentSpec(links: [link])
+                try ex.apply(try Planner.planAdd(desired: spec, observed: try ex.observe(spec)))
+                try ipSetup("-n", box.podName, "link", "set", "net1", "address", "02:5c:00:00:dd:77")
+                let del = try Executor(containerNetNS: box.podPath)
+                try del.apply(Planner.planTeardown(desired: spec, observed: try del.observeForTeardown(spec)))
+                let after = try del.observeForTeardown(spec)
+                return (origin, after, Planner.planTeardown(desired: spec, observed: after))
+            }
+            let back = try #require(home.link(named: device, in: .host), "\(home.links)")
+            #expect(back.index == origin.index && back.mac == deviceMAC && back.mtu == 1450)
+            #expect(back.promisc == origin.promisc && back.allmulti == origin.allmulti && back.txQLen == origin.txQLen)
+            #expect(again == [])
+            #expect(try ip("-n", box.podName, "link", "show", "net1").status != 0)
+        }
+    }
+
     /// A crash between the move and the rename leaves the device in the sandbox under its host
     /// name: observation reports it there, under that name.
     @Test func foundInTheSandboxUnderItsHostName() throws {

@@ -194,6 +194,31 @@ struct ExecutorTests {
         #expect(!missing.containerNamespaceExists)
     }
 
+    /// tuning's MTU is the container end's alone: the pair is created with the host end's MTU
+    /// and the peer set afterwards, so the host end and the bridge keep theirs. A pair asked for
+    /// with two MTUs is refused before anything is created.
+    @Test func aTunedPeerMTUStaysInTheContainer() throws {
+        var spec = BridgeFixture("m").spec
+        spec.links[2].mtu = 1300
+        try Sandbox.with("m") { box in
+            let (plan, seen, refused) = try box.onHost { () -> ([PlanOp], Observation, ExecutorError?) in
+                let ex = try Executor(containerNetNS: box.podPath)
+                let refused = #expect(throws: ExecutorError.self) {
+                    try ex.apply([.createVethPair(host: spec.links[1], peer: spec.links[2])])
+                }
+                let plan = try Planner.planAdd(desired: spec, observed: try ex.observe(spec))
+                try ex.apply(plan)
+                return (plan, try ex.observe(spec), refused)
+            }
+            #expect(refused?.errno == EINVAL)
+            #expect(plan.contains(.setMTU(.container, "eth0", 1300)), "\(plan)")
+            #expect(seen.link(named: spec.links[0].name, in: .host)?.mtu == 1500)
+            #expect(seen.link(named: spec.links[1].name, in: .host)?.mtu == 1500)
+            #expect(seen.link(named: "eth0", in: .container)?.mtu == 1300)
+            #expect(Planner.drift(desired: spec, observed: seen) == [])
+        }
+    }
+
     @Test func hairpinIsAppliedOnTheBridgePort() throws {
         var spec = BridgeFixture("h").spec
         spec.links[1].hairpin = true

@@ -80,15 +80,27 @@ private let portmap = #"{"cniVersion":"1.0.0","name":"blue","type":"portmap","ca
         #expect(refusal?.code == 7 && refusal?.message.contains(says) == true, "\(String(describing: refusal))")
     }
 
-    @Test func tuningPromiscOnAHostDeviceIsRefusedItCouldNotBeRestored() {
+    /// The origin records promisc, allmulticast and txqueuelen as the device had them, so DEL can
+    /// put back whatever tuning changes, as the reference tuning restores its backup.
+    @Test func tuningAHostDeviceIsAllowedWhatItsOriginCanRestore() throws {
+        let facts = #"{"hostDevice":{"name":"eth9","index":9,"mac":"52:54:00:00:00:09","mtu":1500,"txqlen":1000}}"#
+        let tuning = #"{"type":"tuning","mac":"02:00:00:00:00:99","mtu":9000,"promisc":true,"allmulti":true,"txQLen":5000}"#
+        let d = try #require(Fx.decide(Fx.request(#"{"type":"host-device","device":"eth9"}"#, chained: [tuning], facts: facts)))
+        let link = d.spec.links[0]
+        #expect(link.kind == .hostDevice(HostDeviceOrigin(name: "eth9", index: 9, mac: Fx.mac("52:54:00:00:00:09"),
+                                                          mtu: 1500, txQLen: 1000)))
+        #expect(link.mac == Fx.mac("02:00:00:00:00:99") && link.mtu == 9000)
+        #expect(link.promisc && link.allmulti == true && link.txQLen == 5000)
+    }
+
+    /// An origin without its queue length (recorded by an older build) could not restore it.
+    @Test func tuningTxQLenOfAHostDeviceWithoutAnObservedOneIsRefused() {
         let facts = #"{"hostDevice":{"name":"eth9","index":9,"mac":"52:54:00:00:00:09","mtu":1500}}"#
-        let refusal = Fx.refusal(Fx.request(#"{"type":"host-device","device":"eth9"}"#,
-                                            chained: [#"{"type":"tuning","promisc":true}"#], facts: facts))
-        #expect(refusal?.code == 2 && refusal?.message.contains("promisc") == true)
-        // MAC and MTU go back with the origin: allowed.
-        let ok = Fx.decide(Fx.request(#"{"type":"host-device","device":"eth9"}"#,
-                                      chained: [#"{"type":"tuning","mac":"02:00:00:00:00:99","mtu":9000}"#], facts: facts))
-        #expect(ok?.spec.links[0].mac == Fx.mac("02:00:00:00:00:99") && ok?.spec.links[0].mtu == 9000)
+        let plugin = #"{"type":"host-device","device":"eth9"}"#
+        let refusal = Fx.refusal(Fx.request(plugin, chained: [#"{"type":"tuning","txQLen":5000}"#], facts: facts))
+        #expect(refusal?.code == 2 && refusal?.message.contains("txQLen") == true, "\(String(describing: refusal))")
+        let promisc = Fx.decide(Fx.request(plugin, chained: [#"{"type":"tuning","promisc":true,"allmulti":false}"#], facts: facts))
+        #expect(promisc?.spec.links[0].promisc == true && promisc?.spec.links[0].allmulti == false)
     }
 
     /// The reference's chained ipvlan: no IPAM, the previous result's addresses and routes, the

@@ -31,8 +31,9 @@ extension Observation {
             let hi = nextIndex
             links.append(ObservedLink(name: h.name, namespace: h.namespace, index: hi, mac: h.mac,
                                       mtu: h.mtu ?? 1500, kind: "veth", peerIndex: 2, allmulti: false))
+            // Both ends get the host end's MTU, as the executor creates them.
             links.append(ObservedLink(name: p.name, namespace: p.namespace, index: 2, mac: p.mac,
-                                      mtu: p.mtu ?? 1500, kind: "veth", peerIndex: hi, allmulti: false))
+                                      mtu: h.mtu ?? 1500, kind: "veth", peerIndex: hi, allmulti: false))
         case .createSubLink(let s):
             links.append(ObservedLink(name: s.name, namespace: s.namespace, index: nextIndex, mac: s.mac,
                                       mtu: s.mtu ?? 1500, kind: Planner.kindName(s.kind), allmulti: false))

@@ -114,6 +114,55 @@ private func planError(_ observed: Observation) -> PlanError? {
             == [.moveLink(from: .container, "net1", to: .host), .rename(.host, from: "net1", to: "eth9")])
     }
 
+    /// Something in the pod (an exec'ed tuning, an operator) changed the device's MAC after ADD:
+    /// it keeps its ifindex, which is what finds it — for DEL, which must not strand it in the
+    /// pod, and for CHECK, where only the MAC's drift is reported, and not even that when a later
+    /// exec'ed plugin may have changed it.
+    @Test func aMACChangedInThePodDoesNotHideTheDevice() throws {
+        let remac = MACAddress("02:25:00:0e:00:77")!
+        let observed = Observation(links: [ObservedLink(name: "net1", namespace: .container, index: 9, mac: remac, mtu: 9000,
+                                                        up: true, addresses: [Fx.net("192.0.2.10/24")])],
+                                   containerRoutes: [route])
+        #expect(Planner.planTeardown(desired: spec, observed: observed) == [
+            .setDown(.container, "net1"), .setMAC(.container, "net1", deviceMAC), .setMTU(.container, "net1", 1500),
+            .rename(.container, from: "net1", to: "eth9"), .moveLink(from: .container, "eth9", to: .host)])
+        var world = observed
+        #expect(world.checkPrefixes(Planner.planTeardown(desired: spec, observed: observed)) {
+            Planner.planTeardown(desired: spec, observed: $0)
+        } == [])
+        #expect(world.link(named: "eth9", in: .host)?.index == 9)
+        #expect(Planner.drift(desired: spec, observed: observed) == ["link net1 (netns container) has address \(remac), want \(tunedMAC)"])
+        #expect(Planner.drift(desired: spec, observed: observed, laterPluginsMayModify: true) == [])
+        #expect(try Planner.planAdd(desired: spec, observed: observed) == [.setMAC(.container, "net1", tunedMAC)])
+    }
+
+    /// promisc, allmulticast and txqueuelen that tuning set go back to the origin's on the way
+    /// home (only those: what the attachment did not set is not its to restore).
+    @Test func tunedFlagsAndQueueLengthAreRestored() throws {
+        let origin = HostDeviceOrigin(name: "eth9", index: 9, mac: deviceMAC, mtu: 1500, allmulti: true, txQLen: 1000)
+        var tuned = spec
+        tuned.links[0].kind = .hostDevice(origin)
+        tuned.links[0].promisc = true
+        tuned.links[0].allmulti = false
+        tuned.links[0].txQLen = 5000
+        var world = inHost.replacing("eth9", in: .host) { $0.allmulti = true; $0.txQLen = 1000 }
+        let add = try Planner.planAdd(desired: tuned, observed: world)
+        #expect(Array(add[3...6]) == [.setMTU(.container, "net1", 9000), .setMAC(.container, "net1", tunedMAC),
+                                      .setPromisc(.container, "net1", true), .setAllmulti(.container, "net1", false)])
+        #expect(add[7] == .setTxQLen(.container, "net1", 5000))
+        #expect(try world.checkPrefixes(add) { try Planner.planAdd(desired: tuned, observed: $0) } == [])
+        let del = Planner.planTeardown(desired: tuned, observed: world)
+        #expect(del == [.setDown(.container, "net1"), .setMAC(.container, "net1", deviceMAC), .setMTU(.container, "net1", 1500),
+                        .setPromisc(.container, "net1", false), .setAllmulti(.container, "net1", true),
+                        .setTxQLen(.container, "net1", 1000),
+                        .rename(.container, from: "net1", to: "eth9"), .moveLink(from: .container, "eth9", to: .host)])
+        #expect(world.checkPrefixes(del) { Planner.planTeardown(desired: tuned, observed: $0) } == [])
+        let home = try #require(world.link(named: "eth9", in: .host))
+        #expect(!home.promisc && home.allmulti == true && home.txQLen == 1000)
+        // Untuned, the same device's flags are left as they are.
+        #expect(Planner.planTeardown(desired: spec, observed: world.replacing("eth9", in: .host) { $0.promisc = true }) == [])
+    }
+
     @Test func untouchedInTheHostPlansNothing() {
         #expect(Planner.planTeardown(desired: spec, observed: inHost) == [])
     }

@@ -136,6 +136,30 @@ extension PlannerTests {
             #expect(plan == [.linkDelete(.host, "veth1a2b3c4d")] + Array(Fixture.freshPlan[3..<10]))
         }
 
+        /// tuning's MTU is the container end's alone (as the reference tuning): the pair is born
+        /// with the host end's MTU and the peer gets its own afterwards, so neither the host end
+        /// nor the bridge (whose MTU follows its smallest port) changes.
+        @Test(arguments: [UInt32?.some(1500), nil])
+        func aTunedContainerMTUIsSetOnThePeerAlone(hostMTU: UInt32?) throws {
+            var spec = Fixture.spec
+            spec.links[0].mtu = hostMTU
+            spec.links[1].mtu = hostMTU
+            spec.links[2].mtu = 1300
+            var asCreated = spec.links[2]
+            asCreated.mtu = hostMTU
+            var want = Fixture.freshPlan
+            want[0] = .createBridge(spec.links[0])
+            want[3] = .createVethPair(host: spec.links[1], peer: asCreated)
+            want.insert(.setMTU(.container, "eth0", 1300), at: 7)
+            let plan = try Planner.planAdd(desired: spec, observed: Observation())
+            #expect(plan == want)
+            var world = Observation()
+            #expect(try world.checkPrefixes(plan) { try Planner.planAdd(desired: spec, observed: $0) } == [])
+            #expect(world.link(named: "veth1a2b3c4d", in: .host)?.mtu == 1500)
+            #expect(world.link(named: "eth0", in: .container)?.mtu == 1300)
+            #expect(Planner.drift(desired: spec, observed: world) == [])
+        }
+
         @Test func descriptionsReadLikeIproute2() {
             #expect(PlanOp.createVethPair(host: Fixture.host, peer: Fixture.peer).description
                 == "ip link add veth1a2b3c4d address 02:00:00:00:00:01 mtu 1500 type veth peer eth0"
@@ -290,6 +314,31 @@ extension PlannerTests {
             let observed = Fixture.applied.replacing("eth0", in: .container) { $0.peerIndex = 42 }
             #expect(Planner.drift(desired: Fixture.spec, observed: observed)
                 == ["link eth0 (netns container) is not the peer of veth1a2b3c4d"])
+            #expect(Planner.drift(desired: Fixture.spec, observed: observed, laterPluginsMayModify: true)
+                == ["link eth0 (netns container) is not the peer of veth1a2b3c4d"])
+        }
+
+        /// An exec'ed tuning after the built-in bridge retuned eth0 and one of its sysctls: its
+        /// doing, and its own CHECK judges it. The pair is still ours by its peer indexes; the host
+        /// side is still compared.
+        @Test func whatALaterExecedPluginMayChangeIsNotDrift() {
+            let arpNotify = SysctlSpec(key: "net/ipv4/conf/eth0/arp_notify", value: "1", namespace: .container)
+            var spec = Fixture.spec
+            spec.sysctls.append(arpNotify)
+            var observed = Fixture.applied.replacing("eth0", in: .container) {
+                $0.mac = MACAddress("02:25:00:70:00:02"); $0.mtu = 1300; $0.promisc = true; $0.allmulti = true; $0.txQLen = 7
+            }
+            observed.sysctls.append(SysctlSpec(key: arpNotify.key, value: "0", namespace: .container))
+            #expect(Planner.drift(desired: spec, observed: observed) == [
+                "link eth0 (netns container) is not the peer of veth1a2b3c4d",
+                "link eth0 (netns container) has mtu 1300, want 1500",
+                "link eth0 (netns container) has address 02:25:00:70:00:02, want 02:00:00:00:00:02",
+                "sysctl net/ipv4/conf/eth0/arp_notify (netns container) is 0, want 1",
+            ])
+            #expect(Planner.drift(desired: spec, observed: observed, laterPluginsMayModify: true) == [])
+            let hostChanged = observed.replacing("veth1a2b3c4d", in: .host) { $0.mtu = 1300 }
+            #expect(Planner.drift(desired: spec, observed: hostChanged, laterPluginsMayModify: true)
+                == ["link veth1a2b3c4d has mtu 1300, want 1500"])
         }
     }
 }
