@@ -35,10 +35,13 @@ let package = Package(
         // The Kubernetes API over HTTPS (OpenSSL), for pods, NADs and pods/status.
         .target(name: "SkeinKube", dependencies: ["SkeinModel", "CSSL"], swiftSettings: system),
         .target(name: "SkeinExecutor", dependencies: ["SkeinModel", "SkeinReducer", "SkeinNetlink"], swiftSettings: system),
-        .target(name: "SkeinEngine", dependencies: ["SkeinModel", "SkeinReducer", "SkeinJournal", "SkeinExecutor"], swiftSettings: system),
+        .target(name: "SkeinEngine", dependencies: ["SkeinModel", "SkeinReducer", "SkeinJournal", "SkeinExecutor", "SkeinMeta", "SkeinKube"],
+                swiftSettings: system),
+        // The node installer (`skein install | install-status | uninstall`): files only, no kernel, no journal.
+        .target(name: "SkeinInstall", dependencies: ["SkeinModel"], swiftSettings: system),
 
         // Executables.
-        .executableTarget(name: "skein", dependencies: ["SkeinEngine"], swiftSettings: system),
+        .executableTarget(name: "skein", dependencies: ["SkeinEngine", "SkeinInstall"], swiftSettings: system),
         .executableTarget(name: "skein-journal", dependencies: ["SkeinJournal", "SkeinReducer", "SkeinModel"],
                           path: "tools/skein-journal", swiftSettings: system),
 
@@ -46,14 +49,21 @@ let package = Package(
         .executableTarget(name: "skein-journal-synth", dependencies: ["SkeinJournal", "SkeinModel"],
                           path: "tools/bench/synth", swiftSettings: system),
 
+        // Fuzzing support (not shipped): the parsers as fuzz targets with their properties, and a seeded
+        // mutator; libFuzzer drives them through tools/fuzz/run.sh, the CI-scaled run through SkeinFuzzTests.
+        .target(name: "SkeinFuzz", dependencies: ["SkeinModel", "SkeinMeta"], path: "tools/fuzz/SkeinFuzz", swiftSettings: pure),
+
         // Tests.
         .testTarget(name: "SkeinModelTests", dependencies: ["SkeinModel"]),
         .testTarget(name: "SkeinReducerTests", dependencies: ["SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinJournalTests", dependencies: ["SkeinJournal", "SkeinReducer", "SkeinModel"]),
         .testTarget(name: "SkeinNetlinkTests", dependencies: ["SkeinNetlink"]),
         .testTarget(name: "SkeinMetaTests", dependencies: ["SkeinMeta", "SkeinModel"]),
-        .testTarget(name: "SkeinKubeTests", dependencies: ["SkeinKube", "SkeinModel"]),
+        .testTarget(name: "SkeinKubeTests", dependencies: ["SkeinKube", "SkeinModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "SkeinEngineTests", dependencies: ["SkeinEngine", "SkeinModel"]),
         .testTarget(name: "SkeinExecutorTests", dependencies: ["SkeinExecutor", "SkeinNetlink", "SkeinReducer", "SkeinModel"]),
-        .testTarget(name: "SkeinIntegrationTests", dependencies: ["SkeinModel"]),
+        .testTarget(name: "SkeinIntegrationTests", dependencies: ["SkeinModel"], exclude: ["Hostile"]),
+        .testTarget(name: "SkeinInstallTests", dependencies: ["SkeinInstall", "SkeinModel", "SkeinKube"]),
+        .testTarget(name: "SkeinFuzzTests", dependencies: ["SkeinFuzz", "SkeinModel", "SkeinMeta"], path: "tools/fuzz/Tests"),
     ]
 )

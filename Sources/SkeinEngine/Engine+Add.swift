@@ -3,73 +3,47 @@ import SkeinJournal
 import SkeinModel
 import SkeinReducer
 
-// ADD: validate → settle anything interrupted under this key → journal addRequested (the reducer
-// allocates addresses and derives the kernel spec; durable commit) → plan against the kernel →
-// apply → journal addApplied with the result. A failure part-way rolls the kernel back and journals
-// addFailed saying whether everything was released.
+// ADD: validate → settle anything interrupted under this key → observe the kernel facts the chain
+// needs → journal addRequested (the reducer allocates addresses, derives the kernel spec of the
+// built-in prefix of the chain and lists the plugins to exec; durable commit) → plan against the
+// kernel → apply → exec the rest of the chain in order → journal addApplied with the final result.
+// A failure part-way undoes everything in reverse and journals addFailed saying whether everything
+// was released.
 struct AddOperation {
     let ctx: Context
 
     init(_ ctx: Context) { self.ctx = ctx }
 
-    func run() throws(CNIError) -> JSON {
-        let (network, plugin) = try ctx.primaryDelegate()
-        guard let netns = ctx.request.netns else { throw CNIError.invalidEnvironment("CNI_NETNS is required for ADD") }
-        let executor = try openExecutor(netns)
-        let requested: [IPAddress]
-        do throws(IPAMError) {
-            requested = try HostLocal.requestedIPs(config: plugin, cniArgs: ctx.request.args.map { ($0.key, $0.value) })
-        } catch {
-            throw CNIError.invalidConfig(error.message)
+    /// One attachment's ADD, journaled under its key; its final result (the caller answers in the
+    /// config's version). `executor` holds the container netns (openExecutor).
+    func run(_ t: AddTarget, journal: Journal, executor: Executor) throws(CNIError) -> CNIResult {
+        guard let netns = ctx.request.netns, !t.plugins.isEmpty else {
+            throw CNIError.invalidEnvironment("CNI_NETNS and a plugin are required for ADD")
         }
-        Trace.mark("netns")
-        let journal = try ctx.openJournal()
-        Trace.mark("journal-open")
-        try Recovery(ctx: ctx, journal: journal).settle(ctx.key)
+        var request = AddRequested(key: t.key, network: t.network, netns: netns, pod: ctx.pod, process: ctx.process,
+                                   plugin: t.plugins[0], requestedIPs: [], cniArgsMAC: t.arg("MAC"),
+                                   chained: Array(t.plugins.dropFirst()), cniArgs: t.cniArgs, execTypes: t.execTypes)
+        request.requestedIPs = try requestedIPs(request, args: t.args)
+        try Recovery(ctx: ctx, journal: journal).settle(t.key)
         Trace.mark("settle")
+        // After settling: recovery may just have brought a host-device home.
+        request.facts = try ChainFacts.observe(request, executor, recorded: t.facts)
         let start = Clock.monotonicNs()
-        let request = AddRequested(key: ctx.key, network: network, netns: netns, pod: ctx.pod, process: ctx.process,
-                                   plugin: plugin, requestedIPs: requested, cniArgsMAC: ctx.request.arg("MAC"))
         let record = try journalRequest(journal, request)
         Trace.mark("request-commit")
         ctx.failpoints.hit("add-after-request")
-        var bridgeMAC: MACAddress?
-        do {
-            let observed = try executor.observe(record.spec)
-            // An adopted bridge keeps its own MAC; a bridge we create gets the spec's.
-            bridgeMAC = observed.link(named: bridgeName(record.spec), in: .host)?.mac
-            Trace.mark("observe")
-            let ops = try Planner.planAdd(desired: record.spec, observed: observed)
-            try executor.apply(ops, failpoint: ctx.failpoints.ops("add"))
-            Trace.mark("apply")
-        } catch let conflict as PlanError {
-            // Refused before any kernel change: nothing of ours to undo, and a teardown by name
-            // could only reach the conflicting link, which is not ours.
-            let cniError = CNIError(code: SkeinCode.kernel, msg: "\(conflict)")
-            rollback(journal, nil, record, cniError, start)
-            throw cniError
-        } catch {
-            let cniError = kernelError(error, "ADD \(ctx.key) on network \"\(network)\" failed")
-            rollback(journal, executor, record, cniError, start)
-            throw cniError
-        }
+        let attempt = AddAttempt(ctx: ctx, journal: journal, executor: executor, record: record, start: start,
+                                 builtInCount: request.plugins.count - record.exec.count)
+        var result = try attempt.runExec(after: try attempt.applyBuiltIn())
+        if let change = t.defaultRoute { result = try attempt.changeDefaultRoute(change, result) }
         ctx.failpoints.hit("add-before-outcome")
-        let result = ResultBuilder.result(record, bridgeMAC: bridgeMAC)
-        let full = result.json(version: CNIVersion.latest)
-        do {
-            try journal.append([.addApplied(Outcome(key: ctx.key, requestSeq: record.requestSeq, result: full, durationMs: elapsedMs(start)))], durability: .metaDeferred)
-        } catch {
-            // The kernel has it but the journal does not say so: undo, so nothing is held unrecorded.
-            let e = journalError(error)
-            rollback(journal, executor, record, e, start)
-            throw e
-        }
+        try attempt.recordApplied(result)
         Trace.mark("outcome-commit")
         ctx.failpoints.hit("add-after-outcome")
-        return result.json(version: ctx.request.cniVersion)
+        return result
     }
 
-    func openExecutor(_ netns: String) throws(CNIError) -> Executor {
+    static func openExecutor(_ netns: String) throws(CNIError) -> Executor {
         let executor: Executor
         do { executor = try Executor(containerNetNS: netns) } catch {
             throw CNIError.invalidEnvironment("CNI_NETNS \(netns) is not a usable network namespace", details: "\(error)")
@@ -78,6 +52,17 @@ struct AddOperation {
             throw CNIError.invalidEnvironment("CNI_NETNS \(netns) does not exist")
         }
         return executor
+    }
+
+    /// Requested addresses feed the built-in IPAM; a chain that starts exec'ed leaves them to
+    /// its own IPAM plugin, which reads the same keys.
+    func requestedIPs(_ request: AddRequested, args: [(key: String, value: String)]) throws(CNIError) -> [IPAddress] {
+        guard !request.builtInPrefix.isEmpty else { return [] }
+        do throws(IPAMError) {
+            return try HostLocal.requestedIPs(config: request.plugin, cniArgs: args.map { ($0.key, $0.value) })
+        } catch {
+            throw CNIError.invalidConfig(error.message)
+        }
     }
 
     /// Appends addRequested; a rejection (bad config, pool exhausted, already attached) is journaled
@@ -102,27 +87,36 @@ struct AddOperation {
         }
         return try outcome.get()
     }
+}
 
-    func rollback(_ journal: Journal, _ executor: Executor?, _ record: AttachmentRecord, _ error: CNIError, _ start: Int64) {
-        var released = true
-        var message = error.msg
-        if let executor {
-            do {
-                let ops = Planner.planTeardown(desired: record.spec, observed: try executor.observeHostEnds(record.spec))
-                try executor.apply(ops, failpoint: ctx.failpoints.ops("add-rollback"))
-            } catch {
-                released = false
-                message += "; rollback failed: \(error)"
-            }
+/// What one attachment's ADD journals and applies: one attachment of the meta-plugin's plan (a
+/// config with one delegate is a plan of one).
+struct AddTarget {
+    let key: AttachmentKey
+    /// The pool key: the delegate's network name.
+    let network: String
+    /// The chain's plugins as they will be journaled and sent (libcni's injection done).
+    let plugins: [JSON]
+    /// CNI_ARGS for this attachment's plugins, as validated by the caller.
+    let cniArgs: String?
+    let execTypes: [String]
+    /// Recorded in the request beside the kernel facts (the meta-plugin's own).
+    var facts = JSONObject()
+    /// The meta-plugin's default-route decision for this interface, applied in the pod after the
+    /// chain and before the outcome is journaled (nil: leave the routes as the chain set them).
+    var defaultRoute: DefaultRouteChange?
+
+    /// CNI_ARGS as pairs, in order (already validated: "K=V" separated by ';').
+    var args: [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
+        for pair in (cniArgs ?? "").split(separator: ";") {
+            guard let eq = pair.firstIndex(of: "=") else { continue }
+            out.append((key: String(pair[..<eq]), value: String(pair[pair.index(after: eq)...])))
         }
-        _ = try? journal.append([.addFailed(Outcome(key: record.key, requestSeq: record.requestSeq, cause: .rollback,
-                                                    code: error.code, message: message,
-                                                    released: released, durationMs: elapsedMs(start)))], durability: .metaDeferred)
+        return out
     }
 
-    func bridgeName(_ spec: AttachmentSpec) -> String {
-        spec.links.first { $0.kind == .bridge }?.name ?? ""
-    }
+    func arg(_ name: String) -> String? { args.first { $0.key == name }?.value }
 }
 
 func elapsedMs(_ start: Int64) -> Int {

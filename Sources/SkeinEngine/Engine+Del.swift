@@ -4,7 +4,8 @@ import SkeinModel
 import SkeinReducer
 
 // DEL: idempotent by contract. Unknown attachment, DEL twice, netns gone, link gone → release
-// what the journal says is held and exit 0. The request is journaled (durable) before the kernel is
+// what the journal says is held and exit 0. It reaches every attachment the ADD under
+// (CNI_CONTAINERID, CNI_IFNAME) made — the meta-plugin's net1…N too — from the journal alone. The request is journaled (durable) before the kernel is
 // touched; a teardown failure is journaled as delFailed and the addresses stay held until a DEL
 // succeeds, so a retried DEL (the runtime retries) finishes the job.
 struct DelOperation {
@@ -12,11 +13,43 @@ struct DelOperation {
 
     init(_ ctx: Context) { self.ctx = ctx }
 
+    /// The runtime's DEL: every attachment the ADD under (CNI_CONTAINERID, CNI_IFNAME) made (the
+    /// meta-plugin's whole plan), newest first, each journaled and torn down on its own from the
+    /// journal alone — no API server, NAD or confDir. One that fails does not stop the others;
+    /// the error names each failure, and what failed stays held for the runtime's retry.
     func run() throws(CNIError) {
+        if let file = ctx.config.readinessIndicatorFile { Readiness.checkOnce(file) }
         let journal = try ctx.openJournal()
+        let held = try ctx.containerAttachments(journal)
+        guard !held.isEmpty else {
+            // Nothing held: still journaled, as "DEL of something we never held".
+            try delete(ctx.key, cause: .request, journal: journal)
+            return
+        }
+        var failures: [(key: AttachmentKey, error: CNIError)] = []
+        for a in held.reversed() {
+            let start = Clock.monotonicNs()
+            do throws(CNIError) {
+                try delete(a.record.key, cause: .request, journal: journal)
+                Log.verbose("DEL \(a.record.key) network \(a.origin.facts?.nad ?? a.record.network): done in \(elapsedMs(start)) ms")
+            } catch {
+                Log.error("DEL \(a.record.key) failed: \(error.msg) \(error.details)")
+                failures.append((a.record.key, error))
+            }
+        }
+        guard let first = failures.first else { return }
+        if held.count == 1 { throw first.error }
+        throw CNIError(code: first.error.code,
+                       msg: "DEL of \(failures.count) of the \(held.count) attachments of container \(ctx.key.containerID) failed",
+                       details: failures.map { "\($0.key.ifname): \($0.error.msg)" }.joined(separator: "; "))
+    }
+
+    /// DEL of one attachment: `cause` is request (the runtime asked) or rollback (a meta ADD
+    /// undoing an attachment it had added before a later one failed).
+    func delete(_ key: AttachmentKey, cause: EventCause, journal: Journal) throws(CNIError) {
         let start = Clock.monotonicNs()
         let held: AttachmentRecord?
-        do { held = try journal.read { try $0.attachment(ctx.key) } } catch { throw journalError(error) }
+        do { held = try journal.read { try $0.attachment(key) } } catch { throw journalError(error) }
         if held == nil {
             // Runtimes repeat DEL. Nothing is held and no kernel work follows, so this history entry
             // need not cost a full flush: MDB_NOMETASYNC (a power cut may lose it, never corrupt).
@@ -24,8 +57,8 @@ struct DelOperation {
             let appeared: Bool
             do {
                 appeared = try journal.transact(durability: .metaDeferred) { w -> Bool in
-                    if try w.attachment(ctx.key) != nil { return true }
-                    _ = try w.append(.delRequested(DelRequested(key: ctx.key, cause: .request, process: ctx.process)))
+                    if try w.attachment(key) != nil { return true }
+                    _ = try w.append(.delRequested(DelRequested(key: key, cause: cause, process: ctx.process)))
                     return false
                 }
             } catch {
@@ -37,14 +70,14 @@ struct DelOperation {
         let record: AttachmentRecord?
         do {
             record = try journal.transact { w -> AttachmentRecord? in
-                guard let rec = try w.attachment(ctx.key) else {
+                guard let rec = try w.attachment(key) else {
                     // Still journaled: "DEL of something we never held" is part of the history.
-                    _ = try w.append(.delRequested(DelRequested(key: ctx.key, cause: .request, process: ctx.process)))
+                    _ = try w.append(.delRequested(DelRequested(key: key, cause: cause, process: ctx.process)))
                     return nil
                 }
                 try Recovery.markInterrupted(rec, by: ctx.process, in: w)
-                _ = try w.append(.delRequested(DelRequested(key: ctx.key, cause: .request, process: ctx.process)))
-                return try w.attachment(ctx.key)
+                _ = try w.append(.delRequested(DelRequested(key: key, cause: cause, process: ctx.process)))
+                return try w.attachment(key)
             }
         } catch {
             throw journalError(error)
@@ -52,11 +85,12 @@ struct DelOperation {
         Trace.mark("request-commit")
         guard let record else { return }
         ctx.failpoints.hit("del-after-request")
-        try Teardown(ctx: ctx, journal: journal, cause: .request, failpointPrefix: "del").run(record, start: start)
+        try Teardown(ctx: ctx, journal: journal, cause: cause, failpointPrefix: "del").run(record, start: start)
     }
 }
 
-/// Tear an attachment's kernel objects down and journal the outcome (delApplied / delFailed).
+/// Tear an attachment down and journal the outcome (delApplied / delFailed): the exec'ed plugins
+/// of its chain first, DEL in reverse, then the built-in part.
 struct Teardown {
     let ctx: Context
     let journal: Journal
@@ -67,10 +101,10 @@ struct Teardown {
         do {
             try removeKernelObjects(record)
         } catch {
-            let e = kernelError(error, "DEL \(record.key) on network \"\(record.network)\" failed")
-            _ = try? journal.append([.delFailed(Outcome(key: record.key, cause: cause, code: e.code, message: e.msg,
+            _ = try? journal.append([.delFailed(Outcome(key: record.key, cause: cause, code: error.code,
+                                                        message: error.details.isEmpty ? error.msg : "\(error.msg) (\(error.details))",
                                                         durationMs: elapsedMs(start)))], durability: .metaDeferred)
-            throw e
+            throw error
         }
         Trace.mark("teardown")
         ctx.failpoints.hit("\(failpointPrefix)-before-outcome")
@@ -82,13 +116,48 @@ struct Teardown {
         Trace.mark("outcome-commit")
     }
 
-    /// Only the host end is needed (its name is derived, and deleting it removes the pair), so
-    /// teardown never opens the container netns: the same path serves a live sandbox, a deleted
-    /// one, and a path that is not a netns at all.
-    func removeKernelObjects(_ record: AttachmentRecord) throws {
-        let executor = try Executor(containerNetNS: nil)
-        let ops = Planner.planTeardown(desired: record.spec, observed: try executor.observeHostEnds(record.spec))
-        try executor.apply(ops, failpoint: ctx.failpoints.ops(failpointPrefix))
+    /// A bridge attachment needs only its host end (its name is derived, and deleting it removes
+    /// the pair), so its teardown never opens the container netns: the same path serves a live
+    /// sandbox, a deleted one, and a path that is not a netns at all. Links that live in the
+    /// container on their own (macvlan, host-device, …) and exec'ed plugins need the netns when it
+    /// still exists.
+    func removeKernelObjects(_ record: AttachmentRecord) throws(CNIError) {
+        let containerSide = !record.exec.isEmpty || Teardown.needsContainer(record.spec)
+        let executor: Executor
+        do {
+            executor = try Executor(containerNetNS: containerSide ? record.netns : nil, tolerateNonNetNS: true)
+        } catch {
+            throw kernelError(error, "DEL \(record.key): cannot open netlink")
+        }
+        if !record.exec.isEmpty {
+            try removeExec(record, netns: executor.containerNamespaceExists ? record.netns : "")
+        }
+        guard !record.spec.links.isEmpty else { return }
+        do {
+            let ops = Planner.planTeardown(desired: record.spec, observed: try executor.observeForTeardown(record.spec))
+            try executor.apply(ops, failpoint: ctx.failpoints.ops(failpointPrefix))
+        } catch {
+            throw kernelError(error, "DEL \(record.key) on network \"\(record.network)\" failed")
+        }
+    }
+
+    /// DEL of the exec'ed plugins, in reverse, with the journaled result as prevResult and the
+    /// ADD's CNI_ARGS: the journal is all they need. CNI_NETNS is empty once the namespace is
+    /// gone (the spec makes it optional for DEL; a stale path would make plugins fail). A plugin's
+    /// DEL error fails ours, so the runtime retries and nothing it holds leaks.
+    func removeExec(_ record: AttachmentRecord, netns: String) throws(CNIError) {
+        let prev = try record.result.map { (r) throws(CNIError) -> CNIResult in try CNIResult.parse(r) }
+        let target = PluginTarget(containerID: record.key.containerID, netns: netns, ifname: record.key.ifname,
+                                  cniArgs: record.cniArgs ?? "")
+        let suffix = try ExecSuffix(runner: ctx.delegateRunner, configs: record.exec, target: target)
+        try suffix.del(count: suffix.plugins.count, prevResult: prev) { ctx.failpoints.hit("\(failpointPrefix)-exec-\($0)") }
+        Trace.mark("exec")
+    }
+
+    /// Links in the container that are not the peer of a host veth (deleting the host end takes
+    /// the peer along): they are reached, or moved home, from inside the netns.
+    static func needsContainer(_ spec: AttachmentSpec) -> Bool {
+        spec.links.contains { $0.namespace == .container && $0.kind != .vethPeer }
     }
 }
 

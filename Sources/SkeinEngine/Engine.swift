@@ -20,6 +20,10 @@ public enum SkeinCode {
     public static let pool = 101
     /// The journal could not be opened, read or written.
     public static let journal = 102
+    /// A plugin exec'ed from CNI_PATH could not be run to the end: not found, not executable,
+    /// timed out (killed), died without a CNI error, or wrote too much. A plugin that answers with
+    /// a CNI error keeps its own code.
+    public static let delegate = 103
 }
 
 public enum Engine {
@@ -36,6 +40,7 @@ public enum Engine {
             let request = try CNIRequest.parse(env: env, stdin: stdin)
             version = request.cniVersion
             let config = try SkeinConfig.parse(request.config)
+            Log.configure(config)
             Trace.mark("parse")
             let ctx = try Context(request: request, config: config, env: env)
             let result = try dispatch(ctx)
@@ -54,7 +59,9 @@ public enum Engine {
 
     static func dispatch(_ ctx: Context) throws(CNIError) -> JSON? {
         switch ctx.request.command {
-        case .add: return try AddOperation(ctx).run()
+        // Every config goes through the meta-plugin's plan; one delegate and no extra networks
+        // is a plan of one attachment, the plain ADD.
+        case .add: return try MetaAddOperation(ctx).run()
         case .del: try DelOperation(ctx).run(); return nil
         case .check: try CheckOperation(ctx).run(); return nil
         case .gc: try GCOperation(ctx).run(); return nil
@@ -84,6 +91,12 @@ struct Context {
     let failpoints: Failpoints
     let process: ProcessRef
     let retention: RetentionPolicy
+    /// CNI_ARGS exactly as given (nil when unset), for the plugins we exec.
+    let cniArgs: String?
+    /// How long one exec'ed plugin may run (`execTimeoutMs`).
+    let execTimeoutMs: Int
+    /// PATH handed to exec'ed plugins.
+    let hostPATH: String
 
     init(request: CNIRequest, config: SkeinConfig, env: [String: String]) throws(CNIError) {
         self.request = request
@@ -99,6 +112,9 @@ struct Context {
         failpoints = Failpoints(env["SKEIN_FAILPOINT"])
         process = ProcessIdentity.current()
         retention = try Context.retention(config.raw)
+        cniArgs = env["CNI_ARGS"].flatMap { $0.isEmpty ? nil : $0 }
+        execTimeoutMs = try Context.execTimeout(config.raw)
+        hostPATH = env["PATH"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     }
 
     /// `snapshotEvery` (default 10,000; 0 = never) and `retainEvents` (default 200,000; 0 = keep
@@ -122,15 +138,6 @@ struct Context {
         return PodRef(namespace: ns, name: name, uid: request.arg("K8S_POD_UID"))
     }
 
-    /// The delegate attached as CNI_IFNAME. For now: the first delegate, a single plugin.
-    func primaryDelegate() throws(CNIError) -> (network: String, plugin: JSON) {
-        guard let d = config.delegates.first else { throw CNIError.invalidConfig("\"delegates\" is empty") }
-        guard d.plugins.count == 1, let plugin = d.plugins.first else {
-            throw CNIError.unsupportedField("delegate \"\(d.name)\" chains \(d.plugins.count) plugins; chaining is not supported yet")
-        }
-        return (d.name, withRuntimeConfig(plugin))
-    }
-
     /// The runtime hands runtimeConfig (ips, mac, portMappings, …) to skein, the plugin it execs.
     /// It reaches the delegate as libcni would hand it over: the entries for the capabilities the
     /// delegate declares, replacing the delegate's own runtimeConfig when there is at least one.
@@ -144,7 +151,8 @@ struct Context {
         return .object(p)
     }
 
-    /// The network names this config's delegates attach (GC only touches these).
+    /// The network names this config's delegates attach: GC's rule for an attachment whose request
+    /// carries no meta facts (see GCOperation.owns).
     var networks: Set<String> { Set(config.delegates.map(\.name)) }
 
     func openJournal() throws(CNIError) -> Journal {

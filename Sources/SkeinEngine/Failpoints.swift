@@ -6,9 +6,11 @@ import SkeinModel
 // comparison against an empty list.
 //
 // Names: add-after-request, add-op-<i> (after kernel operation i of the ADD plan, from 0),
-// add-before-outcome, add-after-outcome, add-rollback-op-<i>, del-after-request, del-op-<i>,
-// del-before-outcome, gc-after-request, gc-op-<i>, gc-before-outcome, recovery-op-<i>,
-// recovery-before-outcome.
+// add-exec-<i> (after exec'ed plugin i of the chain's exec'ed part answered ADD, from 0),
+// add-before-outcome, add-after-outcome, add-rollback-op-<i>, add-rollback-exec-<i>,
+// del-after-request, del-exec-<i> (after exec'ed plugin i answered DEL; they run in reverse),
+// del-op-<i>, del-before-outcome, gc-after-request, gc-exec-<i>, gc-op-<i>, gc-before-outcome,
+// recovery-exec-<i>, recovery-op-<i>, recovery-before-outcome.
 struct Failpoints {
     let names: [String]
 

@@ -52,10 +52,10 @@ SPAWN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #                                        (e.g. create a dummy master link for macvlan; create
 #                                        it through n.link(...) so it is cleaned up).
 #   min_ips                              the ADD result must carry at least this many "ips".
+#   targets                              optional ratio targets replacing TARGETS for this scenario.
 #
-# To add macvlan or a three-network meta ADD, append a Scenario below; e.g. a meta ADD would
-# have reference=lambda n: [bridge_conf(n, "a"), bridge_conf(n, "b"), bridge_conf(n, "c")] and
-# skein=lambda n: skein_conf(n, [bridge_conf(n, "a"), bridge_conf(n, "b"), bridge_conf(n, "c")]).
+# To add a scenario, append a Scenario below ("meta3" shows a list of reference calls against one
+# skein call of the same three attachments).
 # --------------------------------------------------------------------------------------
 
 
@@ -72,6 +72,24 @@ def bridge_conf(n: "Names", tag: str = "0") -> dict:
     }
 
 
+def macvlan_master(n: "Names") -> None:
+    """A veth pair in the host namespace; macvlan attachments go on its first end (no dummy here)."""
+    a, b = n.link("m"), n.link("p")
+    subprocess.run([IP, "link", "add", a, "type", "veth", "peer", "name", b], check=True, capture_output=True)
+    subprocess.run([IP, "link", "set", a, "up"], check=True, capture_output=True)
+
+
+def macvlan_conf(n: "Names", tag: str = "0") -> dict:
+    return {
+        "cniVersion": "1.0.0",
+        "name": n.net(tag),
+        "type": "macvlan",
+        "master": n.link("m"),
+        "mode": "bridge",
+        "ipam": {"type": "host-local", "subnet": n.subnet(tag), "dataDir": n.dir("hl-" + tag)},
+    }
+
+
 def skein_conf(n: "Names", delegates: list) -> dict:
     return {
         "cniVersion": "1.0.0",
@@ -82,6 +100,32 @@ def skein_conf(n: "Names", delegates: list) -> dict:
     }
 
 
+META3_NETWORKS = "k8s.v1.cni.cncf.io/networks"
+
+
+def meta3_nads(n: "Names") -> None:
+    """The macvlan master, and (skein's side) nadDir with the bridge and macvlan NADs."""
+    macvlan_master(n)
+    if n.side != "s":
+        return
+    os.makedirs(n.dir("nads"), exist_ok=True)
+    for nad, conf in (("bench-b", bridge_conf(n, "b")), ("bench-c", macvlan_conf(n, "c"))):
+        obj = {"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+               "metadata": {"name": nad, "namespace": "default"}, "spec": {"config": json.dumps(conf)}}
+        with open(os.path.join(n.dir("nads"), nad + ".json"), "w") as f:
+            json.dump(obj, f)
+
+
+def meta3_skein(n: "Names") -> dict:
+    """One skein ADD of three networks: the cluster bridge (eth0), then the pod's networks from
+    nadDir (net1 bridge, net2 macvlan), named by the podAnnotations capability as a runtime
+    without a Kubernetes API passes them."""
+    conf = skein_conf(n, [bridge_conf(n, "a")])
+    conf.update({"nadDir": n.dir("nads"), "capabilities": {"podAnnotations": True},
+                 "runtimeConfig": {"podAnnotations": {META3_NETWORKS: "bench-b,bench-c"}}})
+    return conf
+
+
 @dataclass
 class Scenario:
     name: str
@@ -89,6 +133,8 @@ class Scenario:
     skein: Callable[["Names"], dict]
     setup: Optional[Callable[["Names"], None]] = None
     min_ips: int = 1
+    # Targets for this scenario, replacing TARGETS (None: TARGETS).
+    targets: Optional[dict] = None
 
 
 SCENARIOS: list = [
@@ -96,6 +142,21 @@ SCENARIOS: list = [
         name="bridge",
         reference=lambda n: bridge_conf(n),
         skein=lambda n: skein_conf(n, [bridge_conf(n)]),
+    ),
+    Scenario(
+        name="macvlan",
+        reference=lambda n: macvlan_conf(n),
+        skein=lambda n: skein_conf(n, [macvlan_conf(n)]),
+        setup=macvlan_master,
+    ),
+    # The meta-plugin's job: three attachments in one skein ADD vs the sum of the reference
+    # plugins' three ADDs (bridge eth0, bridge net1, macvlan net2; DELs in reverse).
+    Scenario(
+        name="meta3",
+        reference=lambda n: [bridge_conf(n, "a"), bridge_conf(n, "b"), macvlan_conf(n, "c")],
+        skein=meta3_skein,
+        setup=meta3_nads,
+        targets={"ADD": 0.25, "DEL": None, "ADD+DEL": None},
     ),
 ]
 
@@ -437,15 +498,16 @@ def table(headers: list, rows: list) -> str:
     return "\n".join([line(headers), sep] + [line(r) for r in rows])
 
 
-def summarize(ref: Side, sk: Side) -> dict:
+def summarize(ref: Side, sk: Side, targets: Optional[dict] = None) -> dict:
     med = statistics.median
+    targets = TARGETS if targets is None else targets
     summary: dict = {"ops": {}, "cpu": {}, "rss": None}
     for op in ("ADD", "DEL", "ADD+DEL"):
         r = [x["ms"] for x in ref.samples[op]]
         s = [x["ms"] for x in sk.samples[op]]
         rm, sm = med(r), med(s)
         ratio = sm / rm if rm else float("nan")
-        target = TARGETS.get(op)
+        target = targets.get(op)
         summary["ops"][op] = {
             "reference_median_ms": rm, "reference_p90_ms": pct(r, 90),
             "skein_median_ms": sm, "skein_p90_ms": pct(s, 90),
@@ -586,6 +648,7 @@ def main() -> int:
         "skein": {"path": skein, "size_bytes": os.path.getsize(skein), "stand_in": args.skein_is_reference},
         "reference": {"dir": REF_DIR},
         "iterations": args.iterations, "warmup": args.warmup, "rss_runs": args.rss_runs, "targets": TARGETS,
+        "scenario_targets": {sc.name: sc.targets for sc in SCENARIOS if sc.targets is not None},
         "startup": {}, "scenarios": {},
     }
     print(f"bench: run prefix {run.prefix}, temp dir {run.tmp}, load average {os.getloadavg()[0]:.2f}")
@@ -639,7 +702,7 @@ def main() -> int:
                 for i in range(args.rss_runs):
                     for side in ((ref, sk) if i % 2 == 0 else (sk, ref)):
                         side.one(run, f"{sc.name}m{i}", True, wraps[side.code])
-            summ = summarize(ref, sk)
+            summ = summarize(ref, sk, sc.targets)
             print_summary(sc.name, summ, args.iterations)
             report["scenarios"][sc.name] = {
                 "reference_calls": [{"plugin": c[0], "config": c[1], "ifname": c[2]} for c in ref_calls],

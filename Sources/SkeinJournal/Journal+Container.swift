@@ -1,0 +1,32 @@
+// The attachments of one container: a range scan of the attachments table, whose keys are
+// "<containerID>/<ifname>" (neither part may contain '/'), so a meta-plugin DEL, CHECK or GC finds
+// every interface of a pod without visiting anyone else's rows.
+
+import SkeinModel
+
+extension JournalReader {
+    /// Every attachment row of `containerID`, in key order.
+    public func attachments(containerID: String) throws -> [AttachmentRecord] {
+        try JournalReader.attachments(txn, journal.tables[.attachments]!, containerID: containerID)
+    }
+
+    static func attachments(_ txn: LMDBReadable, _ db: LMDBDatabase, containerID: String) throws -> [AttachmentRecord] {
+        let prefix = Array(containerID.utf8) + [UInt8(ascii: "/")]
+        var out: [AttachmentRecord] = []
+        var failure: Error?
+        try txn.forEach(db, from: prefix, reverse: false) { key, value in
+            guard key.count >= prefix.count, zip(key, prefix).allSatisfy({ $0 == $1 }) else { return false }
+            do { out.append(try AttachmentRecord.decode(Array(value))) } catch { failure = error; return false }
+            return true
+        }
+        if let failure { throw failure }
+        return out
+    }
+}
+
+extension JournalWriter {
+    /// The same scan inside a write transaction (the rows as this transaction sees them).
+    public func attachments(containerID: String) throws -> [AttachmentRecord] {
+        try JournalReader.attachments(txn, journal.tables[.attachments]!, containerID: containerID)
+    }
+}
