@@ -129,7 +129,7 @@ struct AddAttempt {
         if execRan > 0 {
             do {
                 let suffix = try execSuffix()
-                try suffix.del(count: execRan, prevResult: execPrev) { ctx.failpoints.hit("add-rollback-exec-\($0)") }
+                try suffix.del(count: execRan, prevResult: execPrev, applied: false) { ctx.failpoints.hit("add-rollback-exec-\($0)") }
                 message += "; undone: DEL of exec'ed \(suffix.types(Array((0..<execRan).reversed())))"
             } catch {
                 released = false

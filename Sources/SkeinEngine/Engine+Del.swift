@@ -150,7 +150,7 @@ struct Teardown {
         let target = PluginTarget(containerID: record.key.containerID, netns: netns, ifname: record.key.ifname,
                                   cniArgs: record.cniArgs ?? "")
         let suffix = try ExecSuffix(runner: ctx.delegateRunner, configs: record.exec, target: target)
-        try suffix.del(count: suffix.plugins.count, prevResult: prev) { ctx.failpoints.hit("\(failpointPrefix)-exec-\($0)") }
+        try suffix.del(count: suffix.plugins.count, prevResult: prev, applied: record.result != nil) { ctx.failpoints.hit("\(failpointPrefix)-exec-\($0)") }
         Trace.mark("exec")
     }
 

@@ -42,10 +42,19 @@ struct ExecSuffix {
     /// DEL of plugins[0..<count] in reverse, stopping at the first failure so that what a later
     /// plugin built on an earlier one is always removed first; a retried DEL runs them all again
     /// (every plugin's DEL is idempotent by contract). `failpoint(i)` runs after plugin i's DEL.
-    func del(count: Int, prevResult: CNIResult?, failpoint: (Int) -> Void) throws(CNIError) {
+    ///
+    /// Two refusals prove the plugin holds nothing, and are passed over instead of failing the DEL
+    /// forever (which would keep the attachment's addresses and links held for good): a plugin that
+    /// refuses the config's cniVersion (code 1) refused the same config on ADD too; and a plugin
+    /// binary that cannot be found, for an attachment whose ADD never completed, never ran. A
+    /// plugin that vanished after a completed ADD still fails the DEL: it may hold something.
+    func del(count: Int, prevResult: CNIResult?, applied: Bool, failpoint: (Int) -> Void) throws(CNIError) {
         for i in stride(from: min(count, plugins.count) - 1, through: 0, by: -1) {
             do {
+                if !applied, (try? runner.locate(plugins[i].type)) == nil { failpoint(i); continue }
                 try runner.del(plugins[i], target, prevResult: prevResult)
+            } catch where error.code == 1 {
+                // Incompatible version: see above.
             } catch {
                 throw named(error, i, "DEL")
             }

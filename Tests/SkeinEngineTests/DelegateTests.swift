@@ -215,7 +215,7 @@ private let target = PluginTarget(containerID: "c1", netns: "/var/run/netns/x", 
         let second = try JSON.parse(dir.read("stdin-two-ADD"))
         #expect(second["prevResult"]?["ips"]?[0]?["address"]?.string == "10.9.0.7/24")
         #expect(try JSON.parse(dir.read("stdin-one-ADD"))["prevResult"] == nil)
-        try suffix.del(count: 2, prevResult: result) { hits.append(10 + $0) }
+        try suffix.del(count: 2, prevResult: result, applied: true) { hits.append(10 + $0) }
         #expect(hits == [0, 1, 11, 10])
         #expect(dir.read("log") == "ADD one\nADD two\nDEL two\nDEL one\n")
         #expect(try JSON.parse(dir.read("stdin-one-DEL"))["prevResult"]?["ips"]?[0]?["address"]?.string == "10.9.0.8/24")
