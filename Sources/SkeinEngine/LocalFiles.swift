@@ -52,7 +52,13 @@ enum LocalFiles {
         guard let names = try list(dir) else { return nil }
         var out: [(name: String, text: String)] = []
         for name in names where wanted(name) && isRegular(path(dir, name)) {
-            if let text = try read(path(dir, name)) { out.append((name, text)) }
+            // One unreadable or oversized file must not take the directory's other networks down
+            // with it: it is skipped and logged, and a lookup of what it defined says "not found".
+            do throws(CNIError) {
+                if let text = try read(path(dir, name)) { out.append((name, text)) }
+            } catch {
+                Log.error("skipping \(path(dir, name)): \(error.msg)")
+            }
         }
         return out
     }

@@ -200,6 +200,10 @@ public struct SkeinConfig: Equatable, Sendable {
     /// so a delegate sees exactly what it would see under libcni.
     static func injected(_ f: CNIFields, name: String, version: String) throws(CNIError) -> JSON {
         try validatePluginType(try f.requiredString("type"), key: f.context + "type")
+        // The IPAM type names an executable too (the plugin execs it from CNI_PATH).
+        if let ipamType = f.object["ipam"]?["type"]?.string, !ipamType.isEmpty {
+            try validatePluginType(ipamType, key: f.context + "ipam.type")
+        }
         var o = f.object
         o["name"] = .string(name)
         o["cniVersion"] = .string(version)
