@@ -218,6 +218,8 @@ final class Storm: @unchecked Sendable {
 
     /// The journal verifies at any moment, however many writers are running or were just killed.
     func verifyJournal() {
+        // Every call so far may have been killed before any of them created the journal: nothing to verify yet.
+        guard FileManager.default.fileExists(atPath: node.sb.stateDir + "/data.mdb") else { return }
         let v = run(Env.journalBin, ["verify", "--state-dir", node.sb.stateDir])
         if v.status != 0 { problem("skein-journal verify mid-storm: \(v.stdout) \(v.stderr)") }
     }
