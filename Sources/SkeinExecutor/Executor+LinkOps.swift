@@ -27,7 +27,7 @@ extension Executor {
         } catch let e as NetlinkError where e.errno == EEXIST {
             // Ours already (a re-applied plan) only if a link of that name and kind is where it
             // belongs; anything else of that name is someone else's.
-            guard try handle(spec.namespace).linkGet(name: spec.name)?.kind == Self.kindName(spec.kind) else { throw e }
+            guard try handle(spec.namespace).linkGet(name: spec.name)?.kind == Planner.kindName(spec.kind) else { throw e }
         }
     }
 
@@ -86,18 +86,6 @@ extension Executor {
         switch spec.kind {
         case .macvlan(let p, _), .ipvlan(let p, _), .vlan(let p, _): return p
         default: return nil
-        }
-    }
-
-    /// IFLA_INFO_KIND as the kernel reports it for links we create; nil for kinds it does not name.
-    static func kindName(_ kind: LinkKind) -> String? {
-        switch kind {
-        case .bridge: return "bridge"
-        case .veth, .vethPeer: return "veth"
-        case .macvlan: return "macvlan"
-        case .ipvlan: return "ipvlan"
-        case .vlan: return "vlan"
-        case .hostDevice, .loopback, .existing: return nil
         }
     }
 }

@@ -135,7 +135,7 @@ extension NetworkSelection {
     }
 
     static func ips(_ m: Members) throws(CNIError) -> [String] {
-        let list = try m.strings("ips") ?? []
+        let list = try m.strings("ips")
         for (i, ip) in list.enumerated() {
             let valid = ip.contains("/") ? IPNetwork(ip) != nil : IPAddress(ip) != nil
             guard valid else { throw .invalidConfig("\(m.context)ips[\(i)] is not an IP address or CIDR", details: ip) }
@@ -144,7 +144,7 @@ extension NetworkSelection {
     }
 
     static func gateways(_ m: Members) throws(CNIError) -> [IPAddress]? {
-        guard let list = try m.strings("default-route") else { return nil }
+        guard let list = try m.optionalStrings("default-route") else { return nil }
         var out: [IPAddress] = []
         for (i, text) in list.enumerated() {
             guard let ip = IPAddress(text) else {

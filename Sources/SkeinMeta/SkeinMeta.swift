@@ -33,64 +33,12 @@ extension StringProtocol {
     }
 }
 
-/// Typed reads of an object's members whose errors (code 7) name the member, e.g. "…networks[0].ips".
-/// `null` reads as absent, as Go's decoder leaves the field at its zero value.
-struct Members {
-    let object: JSONObject
-    /// Prefix naming the object in messages, ending in "." (or empty).
-    let context: String
+/// Typed reads of an object's members whose errors (code 7) name the member, e.g. "…networks[0].ips":
+/// SkeinModel's CNIFields, as every config parser reads them.
+typealias Members = CNIFields
 
+extension CNIFields {
     init(_ object: JSONObject, context: String) {
-        self.object = object
-        self.context = context
-    }
-
-    func fail(_ key: String, _ expected: String, _ got: JSON) -> CNIError {
-        .invalidConfig("\(context)\(key) must be \(expected)", details: "got \(got.typeName)")
-    }
-
-    func present(_ key: String) -> JSON? {
-        guard let v = object[key], !v.isNull else { return nil }
-        return v
-    }
-
-    func string(_ key: String) throws(CNIError) -> String? {
-        guard let v = present(key) else { return nil }
-        guard let s = v.string else { throw fail(key, "a string", v) }
-        return s
-    }
-
-    func bool(_ key: String) throws(CNIError) -> Bool? {
-        guard let v = present(key) else { return nil }
-        guard let b = v.bool else { throw fail(key, "a boolean", v) }
-        return b
-    }
-
-    func int(_ key: String) throws(CNIError) -> Int? {
-        guard let v = present(key) else { return nil }
-        guard let n = v.int else { throw fail(key, "an integer", v) }
-        return n
-    }
-
-    func object(_ key: String) throws(CNIError) -> JSONObject? {
-        guard let v = present(key) else { return nil }
-        guard let o = v.object else { throw fail(key, "an object", v) }
-        return o
-    }
-
-    func array(_ key: String) throws(CNIError) -> [JSON]? {
-        guard let v = present(key) else { return nil }
-        guard let a = v.array else { throw fail(key, "an array", v) }
-        return a
-    }
-
-    func strings(_ key: String) throws(CNIError) -> [String]? {
-        guard let list = try array(key) else { return nil }
-        var out: [String] = []
-        for (i, item) in list.enumerated() {
-            guard let s = item.string else { throw fail("\(key)[\(i)]", "a string", item) }
-            out.append(s)
-        }
-        return out
+        self.init(object, context: context, code: 7)
     }
 }
