@@ -7,16 +7,26 @@ import SkeinModel
 extension JournalReader {
     /// Every attachment row of `containerID`, in key order.
     public func attachments(containerID: String) throws -> [AttachmentRecord] {
-        try JournalReader.attachments(txn, journal.tables[.attachments]!, containerID: containerID)
+        try JournalReader.attachments(txn, journal.tables[.attachments]!, containerID: containerID,
+                                      checksums: checkedState().checksums)
     }
 
-    static func attachments(_ txn: LMDBReadable, _ db: LMDBDatabase, containerID: String) throws -> [AttachmentRecord] {
+    /// With `checksums`, each row is checked against its checksum (RowChecksums).
+    static func attachments(_ txn: LMDBReadable, _ db: LMDBDatabase, containerID: String,
+                            checksums: LMDBDatabase? = nil) throws -> [AttachmentRecord] {
         let prefix = Array(containerID.utf8) + [UInt8(ascii: "/")]
         var out: [AttachmentRecord] = []
         var failure: Error?
         try txn.forEach(db, from: prefix, reverse: false) { key, value in
             guard key.count >= prefix.count, zip(key, prefix).allSatisfy({ $0 == $1 }) else { return false }
-            do { out.append(try AttachmentRecord.decode(Array(value))) } catch { failure = error; return false }
+            do {
+                let bytes = Array(value)
+                if let checksums { try RowChecksums.check(txn, checksums, .attachments, Array(key), bytes) }
+                out.append(try AttachmentRecord.decode(bytes))
+            } catch {
+                failure = error
+                return false
+            }
             return true
         }
         if let failure { throw failure }
@@ -27,6 +37,6 @@ extension JournalReader {
 extension JournalWriter {
     /// The same scan inside a write transaction (the rows as this transaction sees them).
     public func attachments(containerID: String) throws -> [AttachmentRecord] {
-        try JournalReader.attachments(txn, journal.tables[.attachments]!, containerID: containerID)
+        try JournalReader.attachments(txn, journal.tables[.attachments]!, containerID: containerID, checksums: state.checksums)
     }
 }

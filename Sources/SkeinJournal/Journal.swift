@@ -21,6 +21,10 @@ public struct JournalError: Error, CustomStringConvertible {
 
     static func wrap(_ error: Error, _ what: String) -> JournalError {
         if let j = error as? JournalError { return j }
+        if let l = error as? LMDBError {
+            if l.isDamage { return JournalError(.corrupt, "\(what): the journal file is damaged: \(l); run `skein-journal verify`, then `skein-journal recover`") }
+            if l.code == ENOSPC || l.code == EDQUOT { return JournalError(.storage, "\(what): no space left on the journal's file system: \(l)") }
+        }
         return JournalError(.storage, "\(what): \(error)")
     }
 }
@@ -62,13 +66,20 @@ public final class Journal {
     let meta: LMDBDatabase
     let snapshots: LMDBDatabase?
     let tables: [StateTable: LMDBDatabase]
+    /// Row checksums (RowChecksums); nil only when a read-only open meets a journal without them.
+    let checksums: LMDBDatabase?
     public let policy: RetentionPolicy
+    /// The newest event was checked against the head (once per open: see checkTail).
+    var tailChecked = false
 
     /// Opens (creating if needed, unless read-only) the journal under `stateDir` (mode 0700, files 0600).
     public init(stateDir: String, readOnly: Bool = false, policy: RetentionPolicy = .default) throws {
         self.policy = policy
         do {
-            env = try LMDBEnvironment(directory: stateDir, mapSize: Journal.mapSize, readOnly: readOnly)
+            try StoreCheck.beforeOpen(stateDir)
+            env = try Journal.openEnvironment(stateDir, readOnly: readOnly)
+            // Before liblmdb reads a data page: see StoreCheck.
+            try StoreCheck.atOpen(stateDir)
             let create = !readOnly
             events = try env.openDatabase("events", create: create)
             meta = try env.openDatabase("meta", create: create)
@@ -77,8 +88,24 @@ public final class Journal {
             var t: [StateTable: LMDBDatabase] = [:]
             for table in StateTable.allCases { t[table] = try env.openDatabase(table.rawValue, create: create) }
             tables = t
+            checksums = readOnly ? try? env.openDatabase(RowChecksums.database, create: false)
+                                 : try env.openDatabase(RowChecksums.database, create: true)
         } catch {
             throw JournalError.wrap(error, "cannot open the journal in \(stateDir)")
+        }
+    }
+
+    /// liblmdb refuses a file whose meta pages it cannot use with one word ("not an LMDB file");
+    /// the raw check says which page and what.
+    static func openEnvironment(_ stateDir: String, readOnly: Bool) throws -> LMDBEnvironment {
+        do {
+            return try LMDBEnvironment(directory: stateDir, mapSize: Journal.mapSize, readOnly: readOnly)
+        } catch let e as LMDBError where e.isInvalidFile {
+            if let file = try? RawFile(path: stateDir + "/data.mdb") {
+                let problems = StoreCheck.metas(file).problems
+                if !problems.isEmpty { throw JournalError.damaged(stateDir, problems.map(\.description)) }
+            }
+            throw e
         }
     }
 
@@ -97,6 +124,7 @@ public final class Journal {
                 let writer = try JournalWriter(journal: self, txn: txn, timeNs: Clock.realtimeNs())
                 let value = try body(writer)
                 try writer.finish()
+                JournalFailpoint.hit(JournalFailpoint.inWrite)
                 return value
             }
         } catch let e as CNIError {
@@ -147,15 +175,22 @@ public final class Journal {
 final class TransactionState: StateReader {
     let txn: LMDBReadable
     let tables: [StateTable: LMDBDatabase]
+    /// Set: every read is checked against its row checksum (RowChecksums).
+    var checksums: LMDBDatabase?
     var error: Error?
 
-    init(txn: LMDBReadable, tables: [StateTable: LMDBDatabase]) {
+    init(txn: LMDBReadable, tables: [StateTable: LMDBDatabase], checksums: LMDBDatabase? = nil) {
         self.txn = txn
         self.tables = tables
+        self.checksums = checksums
     }
 
     func row(_ table: StateTable, _ key: [UInt8]) -> [UInt8]? {
-        do { return try txn.get(tables[table]!, key) } catch {
+        do {
+            let value = try txn.get(tables[table]!, key)
+            if let checksums { try RowChecksums.check(txn, checksums, table, key, value) }
+            return value
+        } catch {
             if self.error == nil { self.error = error }
             return nil
         }
@@ -176,6 +211,14 @@ public final class JournalWriter {
         self.timeNs = timeNs
         self.state = TransactionState(txn: txn, tables: journal.tables)
         self.head = try JournalReader.head(txn, meta: journal.meta)
+        if let sums = journal.checksums {
+            try RowChecksums.prepare(txn, journal, sums)
+            state.checksums = sums
+        }
+        if !journal.tailChecked {
+            try JournalReader.checkTail(txn, journal, head)
+            journal.tailChecked = true
+        }
     }
 
     /// The state as of this point of the transaction.
@@ -189,7 +232,7 @@ public final class JournalWriter {
 
     /// Every attachment row (GC's scan; not on the ADD/DEL path).
     public func attachments() throws -> [AttachmentRecord] {
-        try JournalReader.attachments(txn, journal.tables[.attachments]!)
+        try JournalReader.attachments(txn, journal, checksums: state.checksums)
     }
 
     public func append(_ event: Event) throws -> (record: EventRecord, decision: Decision) {
@@ -206,11 +249,15 @@ public final class JournalWriter {
         try txn.put(journal.events, BigEndian.bytes(record.seq), bytes, noOverwrite: true, append: true)
         for change in reduction.changes {
             let (table, key, value) = change.encoded()
+            // The row being replaced or deleted must be the one its checksum vouches for: a
+            // damaged row is refused, not silently overwritten (or left behind by a delete).
+            if let sums = state.checksums { try RowChecksums.check(txn, sums, table, key, try txn.get(journal.tables[table]!, key)) }
             if let value {
                 try txn.put(journal.tables[table]!, key, value)
             } else {
                 try txn.delete(journal.tables[table]!, key)
             }
+            if let sums = state.checksums { try RowChecksums.record(txn, sums, table, key, value) }
         }
         head = JournalHead(seq: record.seq, hash: SHA256.hex(SHA256.hash(bytes)))
         appended += 1
@@ -221,6 +268,7 @@ public final class JournalWriter {
         guard appended > 0 else { return }
         try maintain()
         try txn.put(journal.meta, Journal.headKey, Array("\(head.seq) \(head.hash)".utf8))
+        if state.checksums != nil { try RowChecksums.mark(txn, meta: journal.meta) }
         if try txn.get(journal.meta, Journal.schemaKey) == nil {
             try txn.put(journal.meta, Journal.schemaKey, Array(String(EventRecord.schemaVersion).utf8))
         }
@@ -291,7 +339,15 @@ public struct JournalReader {
     let journal: Journal
     let txn: LMDBReadTransaction
 
-    public var state: StateReader { TransactionState(txn: txn, tables: journal.tables) }
+    /// Reads through it are checked against the row checksums; a read that fails or does not
+    /// match reads as absent (StateReader cannot throw): use `checkedState` where that matters.
+    public var state: StateReader { (try? checkedState()) ?? TransactionState(txn: txn, tables: journal.tables) }
+
+    /// The state for reads whose errors must surface: check `error` after reading.
+    func checkedState() throws -> TransactionState {
+        let sums = try journal.checksums.flatMap { try RowChecksums.ready(txn, meta: journal.meta) ? $0 : nil }
+        return TransactionState(txn: txn, tables: journal.tables, checksums: sums)
+    }
 
     public func head() throws -> JournalHead { try JournalReader.head(txn, meta: journal.meta) }
 
@@ -334,23 +390,14 @@ public struct JournalReader {
     }
 
     public func attachment(_ key: AttachmentKey) throws -> AttachmentRecord? {
-        guard let raw = try txn.get(journal.tables[.attachments]!, StateKeys.attachment(key)) else { return nil }
-        return try AttachmentRecord.decode(raw)
+        let state = try checkedState()
+        let record = try state.attachment(key)
+        if let e = state.error { throw e }
+        return record
     }
 
     public func attachments() throws -> [AttachmentRecord] {
-        try JournalReader.attachments(txn, journal.tables[.attachments]!)
-    }
-
-    static func attachments(_ txn: LMDBReadable, _ db: LMDBDatabase) throws -> [AttachmentRecord] {
-        var out: [AttachmentRecord] = []
-        var failure: Error?
-        try txn.forEach(db, from: nil, reverse: false) { _, value in
-            do { out.append(try AttachmentRecord.decode(Array(value))) } catch { failure = error; return false }
-            return true
-        }
-        if let failure { throw failure }
-        return out
+        try JournalReader.attachments(txn, journal, checksums: checkedState().checksums)
     }
 
     /// Raw event bytes in sequence order from `seq`; `body` returns false to stop. The buffer is

@@ -57,7 +57,10 @@ public final class LMDBEnvironment {
 
     public init(directory: String, mapSize: Int = 64 << 20, maxDatabases: UInt32 = 16,
                 readOnly: Bool = false, maxReaders: UInt32 = 126) throws {
-        if !readOnly { try LMDBEnvironment.prepareDirectory(directory) }
+        if !readOnly {
+            try LMDBEnvironment.prepareDirectory(directory)
+            try LMDBEnvironment.reserveLockFile(directory + "/lock.mdb", maxReaders: maxReaders)
+        }
         var handle: OpaquePointer?
         try lmdbCheck(mdb_env_create(&handle), "mdb_env_create")
         guard let env = handle else { throw LMDBError(code: ENOMEM, op: "mdb_env_create") }
@@ -108,6 +111,22 @@ public final class LMDBEnvironment {
         var st = stat()
         guard stat(directory, &st) == 0 else { throw LMDBError(code: errno, op: "stat(\(directory))") }
         guard st.st_mode & S_IFMT == S_IFDIR else { throw LMDBError(code: ENOTDIR, op: "mkdir(\(directory))") }
+    }
+
+    /// liblmdb maps lock.mdb and writes it through memory: on a full file system, touching a page
+    /// of it that has no block yet kills the process with SIGBUS instead of failing with ENOSPC.
+    /// Reserving its blocks first (the size liblmdb gives it: the header and one 64-byte slot per
+    /// reader) turns a full disk into an error. One stat when the blocks are already there.
+    static func reserveLockFile(_ path: String, maxReaders: UInt32) throws {
+        let size = (Int(maxReaders) - 1) * 64 + 192
+        var st = stat()
+        if stat(path, &st) == 0 && Int(st.st_blocks) * 512 >= size { return }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw LMDBError(code: errno, op: "open(\(path))") }
+        defer { close(fd) }
+        let rc = posix_fallocate(fd, 0, off_t(size))
+        // A file system without fallocate: liblmdb's own ftruncate is all there is.
+        guard rc == 0 || rc == EOPNOTSUPP || rc == EINVAL else { throw LMDBError(code: rc, op: "reserve \(path)") }
     }
 
     /// Creates the missing ancestors of `path` with mode 0755 (EEXIST tolerated: another process may race).

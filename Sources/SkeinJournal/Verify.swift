@@ -49,18 +49,32 @@ public enum Verifier {
                 }
             }
             var walk = Walk(anchored: first > 1 || !fullChain && start != nil, start: start)
-            try r.forEachEvent(from: fullChain ? first : (start?.seq ?? first)) { seq, raw in
-                if let upTo, seq > upTo { return false }
-                // Before the start snapshot only the chain matters: check the envelope, hash it.
-                if let start, seq < start.seq, walk.quickStep(seq: seq, raw: raw, into: &report) { return true }
-                return walk.step(seq: seq, bytes: Array(raw), into: &report)
+            do {
+                try r.forEachEvent(from: fullChain ? first : (start?.seq ?? first)) { seq, raw in
+                    if let upTo, seq > upTo { return false }
+                    // Before the start snapshot only the chain matters: check the envelope, hash it.
+                    if let start, seq < start.seq, walk.quickStep(seq: seq, raw: raw, into: &report) { return true }
+                    return walk.step(seq: seq, bytes: Array(raw), into: &report)
+                }
+            } catch let e as LMDBError where e.isDamage {
+                // liblmdb met a damaged page of the events tree: what follows is unreadable here.
+                report.problems.append(VerifyProblem(seq: walk.end.seq + 1, message:
+                    "the events after \(walk.end.seq) cannot be read: \(e) (a damaged page of the events database)"))
             }
             if report.ok, upTo == nil, report.head != walk.end {
                 report.problems.append(VerifyProblem(seq: report.head.seq, message:
                     "journal head says seq \(report.head.seq) hash \(report.head.hash.prefix(12))…, the chain ends at seq \(walk.end.seq) hash \(walk.end.hash.prefix(12))… (events lost or tampered at the end)"))
             }
+            var named: Set<String> = []
             if report.ok, compareState, upTo == nil {
-                try compare(report.replayed, with: r, into: &report)
+                named = try compare(report.replayed, with: r, into: &report)
+            }
+            // Row checksums: a row the replay comparison already named is not named twice; what
+            // remains is a damaged checksum, or a damaged row when the chain stopped the replay.
+            if fullChain, upTo == nil, let sums = journal.checksums, try RowChecksums.ready(r.txn, meta: journal.meta) {
+                report.problems += try RowChecksums.audit(r.txn, journal, sums)
+                    .filter { p in !named.contains { p.hasPrefix($0) } }
+                    .map { VerifyProblem(seq: nil, message: $0) }
             }
             return report
         }
@@ -154,20 +168,26 @@ public enum Verifier {
         }
     }
 
-    static func compare(_ replayed: MemoryState, with r: JournalReader, into report: inout VerifyReport) throws {
+    /// Returns the rows it named ("<table> row \"<key>\""), as the checksum audit words them.
+    @discardableResult
+    static func compare(_ replayed: MemoryState, with r: JournalReader, into report: inout VerifyReport) throws -> Set<String> {
+        var named: Set<String> = []
         for table in StateTable.allCases {
             let live = try r.rows(table)
             let want = replayed.tables[table] ?? [:]
             for (k, v) in want where live[k] != v {
+                named.insert("\(table.rawValue) row \"\(printable(k))\"")
                 let what = live[k] == nil ? "missing from" : "differs in"
                 report.problems.append(VerifyProblem(seq: nil, message:
                     "\(table.rawValue) row \"\(printable(k))\" \(what) the materialized state (replay has it)"))
             }
             for k in live.keys where want[k] == nil {
+                named.insert("\(table.rawValue) row \"\(printable(k))\"")
                 report.problems.append(VerifyProblem(seq: nil, message:
                     "\(table.rawValue) row \"\(printable(k))\" is in the materialized state but not in the replay"))
             }
         }
+        return named
     }
 
     static func printable(_ key: [UInt8]) -> String {

@@ -12,8 +12,9 @@ struct Args {
     var help = false
 
     static let valueOptions: Set<String> = ["--state-dir", "--to", "--at", "--format", "--since", "--until",
-                                            "--namespace", "--pod", "--network", "--ip", "--out", "--node"]
-    static let flagOptions: Set<String> = ["--json", "--by-ip"]
+                                            "--namespace", "--pod", "--network", "--ip", "--out", "--node",
+                                            "--to-seq"]
+    static let flagOptions: Set<String> = ["--json", "--by-ip", "--dry-run"]
 
     init(_ args: [String]) {
         var i = 0

@@ -3,16 +3,18 @@ import SkeinJournal
 import SkeinModel
 import SkeinReducer
 
-// skein-journal: read-only tools over a Skein journal. It links the journal and the pure reducer,
-// never the executor (the target graph has no edge to it), and opens LMDB read-only: read
-// transactions only, so it never blocks the plugin and works on a copied state directory.
+// skein-journal: tools over a Skein journal. It links the journal and the pure reducer, never the
+// executor (the target graph has no edge to it). Every command but recover opens LMDB read-only:
+// read transactions only, so it never blocks the plugin and works on a copied state directory.
+// recover reads the damaged file without liblmdb and writes a new journal beside it.
 
 let usage = """
 usage: skein-journal <command> [--state-dir DIR] [options]     (skein-journal <command> --help)
 
 commands:
-  verify                     check the hash chain, sequence continuity and schema of every event,
-                             and that replaying the events reproduces the materialized state
+  verify                     check the file's pages (without liblmdb), the hash chain, sequence
+                             continuity and schema of every event, that replaying the events
+                             reproduces the materialized state, and every row's checksum
   replay [--to SEQ | --at TIME]
                              the state rebuilt from the events (up to SEQ, or as it was at TIME);
                              without either it is also compared with the materialized state
@@ -24,6 +26,10 @@ commands:
   audit verify FILE          check an export on its own: hashes, fields, chain
   audit timeline             an HTML/SVG page: one lane per pod (--by-ip: per address) over time,
                              attachments as bars, failures, crash recoveries and GC as markers
+  recover [--to-seq N] [--dry-run]
+                             rebuild a damaged journal from its longest verified stretch of
+                             events, keeping the damaged files; reports what was lost
+                             (see skein-journal recover --help for the procedure)
   help                       this text
 
 options:
@@ -32,18 +38,22 @@ options:
   TIME                RFC 3339 (2026-11-29T14:03:00Z, 2026-11-29T16:03:00+02:00) or Unix seconds
 
 exit codes:
-  0  ok (the journal or export is consistent; the target has a history)
+  0  ok (the journal or export is consistent; the target has a history; recovered)
   1  a problem was found (the first bad event or record is named), or the target has no history
   2  usage error
   3  the journal or file cannot be opened
+  4  recover: the journal is in use
 """
 
 let verifyHelp = """
 usage: skein-journal verify [--state-dir DIR] [--json]
 
-Checks every event: sequence continuity, schema, the hash chain, the journal head, and that
-replaying the events reproduces the materialized state tables. Exit 0 consistent, 1 the first
-problem is named, 3 cannot open.
+First checks the file itself without liblmdb: both meta pages, the file's length, and every
+page of every database (page type, bounds, key order). A damaged structure is named by database
+and page, and the events are then read page by page to name the first bad event. Otherwise
+checks every event: sequence continuity, schema, the hash chain, the journal head, that
+replaying the events reproduces the materialized state tables, and every state row against its
+checksum. Exit 0 consistent, 1 the first problem is named, 3 cannot open.
 """
 
 let replayHelp = """
@@ -104,6 +114,10 @@ func verifyOrReplay(_ command: String, _ args: Args) -> Never {
     }
     let at = args.time("--at")
     if upTo != nil && at != nil { fail("--to and --at exclude each other\n\n\(replayHelp)", code: 2) }
+    if !isReplay, access(args.stateDir + "/data.mdb", F_OK) == 0 {
+        let (problems, _) = StoreCheck.structure(args.stateDir)
+        if !problems.isEmpty { verifyDamaged(args.stateDir, structure: problems, json: args.json) }
+    }
     let journal = openJournal(args)
     let report: VerifyReport
     do {
@@ -135,10 +149,12 @@ guard let command = args.words.first else {
 }
 var rest = args
 rest.words.removeFirst()
+installFaultGuard(args.stateDir)
 switch command {
 case "help": print(usage); exit(0)
 case "verify", "replay": verifyOrReplay(command, rest)
 case "explain": explainCommand(rest)
 case "audit": auditCommand(rest)
+case "recover": recoverCommand(rest)
 default: fail("unknown command \"\(command)\"\n\n\(usage)", code: 2)
 }
