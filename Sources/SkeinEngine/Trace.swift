@@ -6,14 +6,16 @@ import SkeinJournal
 final class Trace {
     nonisolated(unsafe) static var enabled = false
     nonisolated(unsafe) static var marks: [(String, Int64)] = []
+    // Marks come from the main thread only: a parallel DEL's teardown threads would race on `marks`.
+    nonisolated(unsafe) static var owner = pthread_self()
 
     static func start(_ env: [String: String]) {
         enabled = env["SKEIN_TRACE"].map { !$0.isEmpty && $0 != "0" } ?? false
-        if enabled { marks = [("start", Clock.monotonicNs())] }
+        if enabled { marks = [("start", Clock.monotonicNs())]; owner = pthread_self() }
     }
 
     static func mark(_ label: String) {
-        if enabled { marks.append((label, Clock.monotonicNs())) }
+        if enabled && pthread_equal(owner, pthread_self()) != 0 { marks.append((label, Clock.monotonicNs())) }
     }
 
     static func flush() {

@@ -254,4 +254,40 @@ struct MetaTests {
         #expect(!SkeinIT.hasLink(pod, "eth0"))
         TypeIT.expectNothingHeld(m.node)
     }
+
+    /// Subnets 18, 19, 21 (21 is also MetaKubeTests', harmless: every test's node is a namespace
+    /// of its own). A pod's DEL journals every request, then tears the three attachments down at
+    /// once, then journals every outcome; killed in the middle of a teardown (del-op-0, on one of
+    /// the teardown threads), it leaves requests without outcomes, and the runtime's next DEL
+    /// completes them: nothing held, no link left, verify clean.
+    @Test func podDelTearsDownConcurrentlyAndSurvivesACrash() {
+        guard Env.canRunKernelTests else { return }
+        let (m, config) = threeNetworkNode("mp", cluster: 18, bridge: 19, macvlan: 21)
+        defer { m.cleanup() }
+        let pod = m.node.pod("p")
+        let args = MetaNode.podArgs("web", extra: "SKEIN_NETWORKS=bridge-net,macvlan-net")
+        // First pod: a clean DEL, and the journal's order for it.
+        let add = m.skein("ADD", container: "mp", netns: pod, config: config, args: args)
+        #expect(add.status == 0, "ADD: \(add.stdout) \(add.stderr)")
+        let del = m.skein("DEL", container: "mp", netns: pod, config: config, args: args)
+        #expect(del.status == 0 && del.stdout.isEmpty, "DEL: \(del.stdout) \(del.stderr)")
+        let types = ExecDelegateTests.events(m.node).compactMap { $0["type"] as? String }
+            .filter { $0 == "delRequested" || $0 == "delApplied" }
+        #expect(types == ["delRequested", "delRequested", "delRequested", "delApplied", "delApplied", "delApplied"],
+                "not every request before the teardowns: \(types)")
+        for dev in ["eth0", "net1", "net2"] { #expect(!SkeinIT.hasLink(pod, dev), "\(dev) left in the pod") }
+        TypeIT.expectNothingHeld(m.node, "after the clean DEL")
+
+        // Second pod: killed during the teardowns.
+        let pod2 = m.node.pod("q")
+        let add2 = m.skein("ADD", container: "mq", netns: pod2, config: config, args: args)
+        #expect(add2.status == 0, "ADD: \(add2.stdout) \(add2.stderr)")
+        let crashed = m.skein("DEL", container: "mq", netns: pod2, config: config, args: args, env: ["SKEIN_FAILPOINT": "del-op-0"])
+        #expect(crashed.status != 0, "DEL with the failpoint did not die")
+        let again = m.skein("DEL", container: "mq", netns: pod2, config: config, args: args)
+        #expect(again.status == 0 && again.stdout.isEmpty, "DEL after the crash: \(again.stdout) \(again.stderr)")
+        for dev in ["eth0", "net1", "net2"] { #expect(!SkeinIT.hasLink(pod2, dev), "\(dev) left in the pod after the crash") }
+        #expect(TypeIT.links(m.node.host).filter { $0.kind == "veth" && $0.name.hasPrefix("veth") }.isEmpty, "host veths left")
+        TypeIT.expectNothingHeld(m.node, "after the crash and the second DEL")
+    }
 }
