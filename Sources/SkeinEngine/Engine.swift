@@ -156,9 +156,45 @@ struct Context {
     var networks: Set<String> { Set(config.delegates.map(\.name)) }
 
     func openJournal() throws(CNIError) -> Journal {
+        Context.installFaultGuard(stateDir: stateDir, cniVersion: request.cniVersion)
         do { return try Journal(stateDir: stateDir, policy: retention) } catch {
             throw CNIError(code: SkeinCode.journal, msg: "cannot open the journal in \(stateDir)", details: "\(error)")
         }
+    }
+
+    nonisolated(unsafe) private static var faultGuardInstalled = false
+
+    /// liblmdb aborts or faults on some damaged pages (see JournalFaultGuard): the runtime then
+    /// gets CNI error 102 saying so, prepared here, instead of a plugin that died without a word.
+    /// Worded as skein-journal's own guard (tools/skein-journal/Recover.swift). Assembled as
+    /// bytes rather than through CNIError.json and interpolation: it is prepared on every call
+    /// and read only after a crash.
+    static func installFaultGuard(stateDir: String, cniVersion: String) {
+        guard !faultGuardInstalled else { return }
+        faultGuardInstalled = true
+        let dir = JSON.string(stateDir).serializedBytes().dropFirst().dropLast()
+        var cause: [UInt8] = []
+        cause += "skein crashed reading the journal in ".utf8
+        cause += dir
+        cause += " (a fault or a failed assertion in liblmdb: most likely a damaged page)".utf8
+        var json: [UInt8] = []
+        json.reserveCapacity(512)
+        json += #"{"cniVersion":"#.utf8
+        JSON.string(cniVersion).write(into: &json)
+        json += #","code":"#.utf8
+        json += String(SkeinCode.journal).utf8
+        json += #","msg":"the journal in "#.utf8
+        json += dir
+        json += #" is damaged","details":""#.utf8
+        json += cause
+        json += "; run `skein-journal verify --state-dir ".utf8
+        json += dir
+        json += "`, then `skein-journal recover --state-dir ".utf8
+        json += dir
+        json += #"` as README.md describes (Journal corruption and recovery)"}"#.utf8
+        json.append(10)
+        cause.append(10)
+        JournalFaultGuard.install(stdout: json, stderr: cause, exitCode: 1)
     }
 }
 

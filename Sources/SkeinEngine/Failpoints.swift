@@ -11,6 +11,13 @@ import SkeinModel
 // del-after-request, del-exec-<i> (after exec'ed plugin i answered DEL; they run in reverse),
 // del-op-<i>, del-before-outcome, gc-after-request, gc-exec-<i>, gc-op-<i>, gc-before-outcome,
 // recovery-exec-<i>, recovery-op-<i>, recovery-before-outcome.
+//
+// One more name is read by the journal itself, not here (JournalFailpoint in
+// Sources/SkeinJournal/Journal+Integrity.swift): journal-in-write SIGKILLs the process inside its
+// first journal write transaction (Journal.transact: after its last put — events, state rows,
+// checksums, head — and before the commit), so it dies holding liblmdb's writer lock with nothing
+// committed. The next writer must proceed without any recovery (liblmdb's robust mutex, or a
+// fresh lock table when no other process has the journal open).
 struct Failpoints {
     let names: [String]
 

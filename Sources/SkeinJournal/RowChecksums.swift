@@ -23,18 +23,31 @@ enum RowChecksums {
     static let markerKey = Array("checksums".utf8)
 
     static func key(_ table: StateTable, _ rowKey: some Collection<UInt8>) -> [UInt8] {
-        Array(table.rawValue.utf8) + [0] + Array(rowKey)
+        let name = table.rawValue.utf8
+        var out: [UInt8] = []
+        out.reserveCapacity(name.count + 1 + rowKey.count)
+        out.append(contentsOf: name)
+        out.append(0)
+        out.append(contentsOf: rowKey)
+        return out
     }
 
     static func sum(_ table: StateTable, _ rowKey: some Collection<UInt8>, _ value: some Collection<UInt8>) -> [UInt8] {
+        BigEndian.bytes(hash(table, rowKey, value))
+    }
+
+    static func hash(_ table: StateTable, _ rowKey: some Collection<UInt8>, _ value: some Collection<UInt8>) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         @inline(__always) func mix(_ byte: UInt8) { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         for b in table.rawValue.utf8 { mix(b) }
         let n = UInt32(truncatingIfNeeded: rowKey.count)
-        for shift in stride(from: 24, through: 0, by: -8) { mix(UInt8(truncatingIfNeeded: n >> UInt32(shift))) }
+        mix(UInt8(truncatingIfNeeded: n >> 24))
+        mix(UInt8(truncatingIfNeeded: n >> 16))
+        mix(UInt8(truncatingIfNeeded: n >> 8))
+        mix(UInt8(truncatingIfNeeded: n))
         for b in rowKey { mix(b) }
         for b in value { mix(b) }
-        return BigEndian.bytes(h)
+        return h
     }
 
     /// Whether every row has its checksum: the marker names the current head.
@@ -52,13 +65,21 @@ enum RowChecksums {
     static func check(_ txn: LMDBReadable, _ db: LMDBDatabase, _ table: StateTable, _ rowKey: [UInt8],
                       _ value: [UInt8]?) throws {
         let stored = try txn.get(db, key(table, rowKey))
-        if let problem = problem(table, rowKey, value, stored) {
-            throw JournalError(.corrupt, "the journal's state is damaged: \(problem); run `skein-journal verify`, then `skein-journal recover`")
-        }
+        guard let problem = problem(table, rowKey, value, stored) else { return }
+        throw JournalError(.corrupt, "the journal's state is damaged: \(problem); run `skein-journal verify`, then `skein-journal recover`")
+    }
+
+    /// A row (nil: absent) agrees with its stored checksum (nil: none).
+    static func matches(_ table: StateTable, _ rowKey: [UInt8], _ value: [UInt8]?, _ stored: [UInt8]?) -> Bool {
+        guard let value else { return stored == nil }
+        guard let stored, stored.count == 8 else { return false }
+        return BigEndian.uint64(stored) == hash(table, rowKey, value)
     }
 
     /// What is wrong with a row and its checksum, or nil.
     static func problem(_ table: StateTable, _ rowKey: [UInt8], _ value: [UInt8]?, _ stored: [UInt8]?) -> String? {
+        // Every state read passes here: the message is built only for a mismatch.
+        if matches(table, rowKey, value, stored) { return nil }
         let row = "\(table.rawValue) row \"\(Verifier.printable(rowKey))\""
         switch (value, stored) {
         case (nil, nil):
@@ -67,8 +88,8 @@ enum RowChecksums {
             return "\(row) is missing but its checksum is there (the row was lost: a damaged key or page)"
         case (.some, nil):
             return "\(row) has no checksum (its checksum was lost, or the row was written behind the journal's back)"
-        case (.some(let v), .some(let s)):
-            return s == sum(table, rowKey, v) ? nil : "\(row) does not match its checksum (the row or its checksum was damaged)"
+        case (.some, .some):
+            return "\(row) does not match its checksum (the row or its checksum was damaged)"
         }
     }
 

@@ -7,7 +7,8 @@ import Testing
 // `skein-journal recover` rebuilds, after which the node works on. A full disk is error 102 and
 // loses nothing. A skein killed inside its write transaction (SKEIN_FAILPOINT=journal-in-write)
 // leaves a lock.mdb that needs no recovery, whether or not another process has the journal open.
-// Subnets 10.248.230–234.
+// A damage that makes liblmdb itself abort is still answered with error 102 (the fault guard).
+// Subnets 10.248.230–235.
 
 @Suite(.serialized, .enabled(if: Env.canRunKernelTests, "needs root and the release binaries (SKEIN_BIN, SKEIN_JOURNAL_BIN)"))
 struct CorruptionTests {
@@ -174,6 +175,64 @@ struct CorruptionTests {
         let late = cni("ADD", sb, container: "crlate", netns: ns, config: config, args: podArgs("late"))
         #expect(late.status == 0, "\(late.stdout)")
         pods.append(("late", ns))
+        for (name, ns) in pods { #expect(del(sb, name, ns, config: config).status == 0, "DEL \(name)") }
+        SkeinIT.expectClean(sb, netns: nil)
+    }
+
+    /// Marks as branch pages the leaf pages whose first key starts with `prefix` but is not
+    /// `first`: the live leaves after the tree's first one, and stale copies of them.
+    func markLeavesAsBranches(_ dir: String, prefix: String, first: String) throws -> Int {
+        let url = URL(fileURLWithPath: dir + "/data.mdb")
+        var bytes = [UInt8](try Data(contentsOf: url))
+        func u16(_ o: Int) -> Int { Int(bytes[o]) | Int(bytes[o + 1]) << 8 }
+        var marked = 0
+        for page in 2..<(bytes.count / 4096) {
+            let o = page * 4096
+            let pgno = bytes[o..<(o + 8)].reversed().reduce(0) { $0 << 8 | Int($1) }
+            // Page header: number (8), pad (2), flags (2: leaf 0x02), lower (2); then node offsets.
+            guard pgno == page, u16(o + 10) == 0x02, u16(o + 12) > 16 else { continue }
+            let node = o + u16(o + 16)
+            let key = String(decoding: bytes[(node + 8)..<(node + 8 + u16(node + 6))], as: UTF8.self)
+            guard key.hasPrefix(prefix), key != first else { continue }
+            bytes[o + 10] = 0x01
+            marked += 1
+        }
+        try Data(bytes).write(to: url)
+        return marked
+    }
+
+    /// A damage the open-time checks do not read (they stop at the list of databases): a leaf of
+    /// the attachments tree marked as a branch page. liblmdb trusts it and aborts when a scan
+    /// steps onto it ("Assertion 'IS_LEAF(mp)' failed in mdb_cursor_next()"); the fault guard
+    /// answers CNI error 102 for the process instead of a silent SIGABRT with nothing on stdout.
+    @Test func liblmdbAssertionIsAnsweredWithError102() throws {
+        let sb = Sandbox("ca"); defer { sb.cleanup() }
+        let config = skeinConfig(sb, version: "1.1.0", subnet: "10.248.235.0/24")  // 1.1.0: GC
+        var pods: [(String, String)] = []
+        for i in 0..<8 {
+            let (r, ns) = add(sb, "p\(i)", config: config)
+            #expect(r.status == 0, "ADD p\(i): \(r.stdout) \(r.stderr)")
+            pods.append(("p\(i)", ns))
+        }
+        #expect(try markLeavesAsBranches(sb.stateDir, prefix: "crp", first: "crp0/eth0") >= 1,
+                "8 attachment rows span several leaves")
+        // GC reads every attachment row: its scan steps from the first leaf onto a marked one.
+        let valid = pods.map { #"{"containerID":"cr\#($0.0)","ifname":"eth0"}"# }.joined(separator: ",")
+        let gcConfig = SkeinIT.withKeys(config, "\"cni.dev/valid-attachments\":[\(valid)]")
+        let gc = cni("GC", sb, container: "gc", netns: nil, config: gcConfig)
+        #expect(gc.stderr.contains("Assertion 'IS_LEAF"), "liblmdb aborted on the page: \(gc.stderr)")
+        expectJournalError(gc, "skein-journal verify --state-dir \(sb.stateDir)")
+        #expect(gc.json?["msg"] as? String == "the journal in \(sb.stateDir) is damaged", "\(gc.stdout)")
+        #expect(gc.json?["cniVersion"] as? String == "1.1.0", "in the config's version: \(gc.stdout)")
+        #expect(pods.allSatisfy { SkeinIT.hasLink($0.1, "eth0") }, "GC removed nothing")
+
+        let v = journalVerify(sb)
+        #expect(v.status == 1 && (v.stdout + v.stderr).contains("attachments"), "verify names the tree: \(v.stdout) \(v.stderr)")
+        let rec = tool(["recover", "--state-dir", sb.stateDir])
+        #expect(rec.status == 0 && rec.stdout.contains("lost: nothing"), "\(rec.stdout) \(rec.stderr)")
+        SkeinIT.expectVerify(sb)
+        let again = cni("GC", sb, container: "gc", netns: nil, config: gcConfig)
+        #expect(again.status == 0, "GC after recovery: \(again.stdout) \(again.stderr)")
         for (name, ns) in pods { #expect(del(sb, name, ns, config: config).status == 0, "DEL \(name)") }
         SkeinIT.expectClean(sb, netns: nil)
     }
