@@ -74,6 +74,8 @@ public enum Engine {
     /// without touching the disk, so a probe row is written, deleted and flushed: a full disk or
     /// an I/O error shows up here rather than in the next ADD.
     static func status(_ ctx: Context) throws(CNIError) {
+        // A damaged journal that makes liblmdb abort answers 102 here too, as for every other command.
+        Context.installFaultGuard(stateDir: ctx.stateDir, cniVersion: ctx.request.cniVersion)
         do {
             let journal = try Journal(stateDir: ctx.stateDir)
             try journal.probeWrite()

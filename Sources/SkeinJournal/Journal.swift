@@ -65,7 +65,7 @@ public final class Journal {
     let events: LMDBDatabase
     let meta: LMDBDatabase
     let snapshots: LMDBDatabase?
-    let tables: [StateTable: LMDBDatabase]
+    let tables: StateDatabases
     /// Row checksums (RowChecksums); nil only when a read-only open meets a journal without them.
     let checksums: LMDBDatabase?
     public let policy: RetentionPolicy
@@ -85,9 +85,9 @@ public final class Journal {
             meta = try env.openDatabase("meta", create: create)
             // A read-only open of a journal that never took a snapshot has no such database.
             snapshots = try? env.openDatabase("snapshots", create: create)
-            var t: [StateTable: LMDBDatabase] = [:]
-            for table in StateTable.allCases { t[table] = try env.openDatabase(table.rawValue, create: create) }
-            tables = t
+            tables = StateDatabases(attachments: try env.openDatabase(StateTable.attachments.rawValue, create: create),
+                                    allocations: try env.openDatabase(StateTable.allocations.rawValue, create: create),
+                                    cursors: try env.openDatabase(StateTable.cursors.rawValue, create: create))
             checksums = readOnly ? try? env.openDatabase(RowChecksums.database, create: false)
                                  : try env.openDatabase(RowChecksums.database, create: true)
         } catch {
@@ -174,12 +174,12 @@ public final class Journal {
 /// like "this address is free".
 final class TransactionState: StateReader {
     let txn: LMDBReadable
-    let tables: [StateTable: LMDBDatabase]
+    let tables: StateDatabases
     /// Set: every read is checked against its row checksum (RowChecksums).
     var checksums: LMDBDatabase?
     var error: Error?
 
-    init(txn: LMDBReadable, tables: [StateTable: LMDBDatabase], checksums: LMDBDatabase? = nil) {
+    init(txn: LMDBReadable, tables: StateDatabases, checksums: LMDBDatabase? = nil) {
         self.txn = txn
         self.tables = tables
         self.checksums = checksums
@@ -449,5 +449,23 @@ public enum Clock {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+}
+
+/// The state tables' database handles. A struct, not a [StateTable: LMDBDatabase]: every CNI call
+/// opens the journal, and the dictionary's first use alone cost ~130k instructions (generic
+/// metadata and hashing). The subscript is optional like the dictionary's, so call sites read
+/// the same.
+struct StateDatabases {
+    let attachments: LMDBDatabase
+    let allocations: LMDBDatabase
+    let cursors: LMDBDatabase
+
+    subscript(_ table: StateTable) -> LMDBDatabase? {
+        switch table {
+        case .attachments: attachments
+        case .allocations: allocations
+        case .cursors: cursors
+        }
     }
 }

@@ -127,6 +127,9 @@ public enum StateKeys {
 /// Read access to the materialized state, as the reducer needs it.
 public protocol StateReader {
     func row(_ table: StateTable, _ key: [UInt8]) -> [UInt8]?
+    /// The attachment row, decoded. A requirement (with the decoding default below) so that a store
+    /// that already holds records decoded can answer without parsing JSON: see MemoryState.
+    func attachment(_ key: AttachmentKey) throws(DecodeError) -> AttachmentRecord?
 }
 
 extension StateReader {
@@ -147,20 +150,50 @@ extension StateReader {
 }
 
 /// The state as plain dictionaries: replay target, and the reducer's store in tests.
+///
+/// Replay reads an attachment row for nearly every event; decoding it from JSON each time was
+/// most of a replay's cost. The records `apply` stores are also kept decoded, and answer
+/// `attachment(_:)` until the tables are changed from outside (which drops them all).
 public struct MemoryState: StateReader, Equatable, Sendable {
-    public var tables: [StateTable: [[UInt8]: [UInt8]]]
+    private var storage: [StateTable: [[UInt8]: [UInt8]]]
+    private var decoded: [AttachmentKey: AttachmentRecord] = [:]
 
-    public init() {
-        tables = [:]
-        for t in StateTable.allCases { tables[t] = [:] }
+    public var tables: [StateTable: [[UInt8]: [UInt8]]] {
+        get { storage }
+        _modify {
+            decoded.removeAll()
+            yield &storage
+        }
+        set {
+            decoded.removeAll()
+            storage = newValue
+        }
     }
 
-    public func row(_ table: StateTable, _ key: [UInt8]) -> [UInt8]? { tables[table]?[key] }
+    public init() {
+        storage = [:]
+        for t in StateTable.allCases { storage[t] = [:] }
+    }
+
+    public static func == (a: MemoryState, b: MemoryState) -> Bool { a.storage == b.storage }
+
+    public func row(_ table: StateTable, _ key: [UInt8]) -> [UInt8]? { storage[table]?[key] }
+
+    public func attachment(_ key: AttachmentKey) throws(DecodeError) -> AttachmentRecord? {
+        if let record = decoded[key] { return record }
+        guard let bytes = row(.attachments, StateKeys.attachment(key)) else { return nil }
+        return try AttachmentRecord.decode(bytes)
+    }
 
     public mutating func apply(_ changes: [StateChange]) {
         for c in changes {
+            switch c {
+            case .putAttachment(let record): decoded[record.key] = record
+            case .deleteAttachment(let key): decoded[key] = nil
+            default: break
+            }
             let (t, k, v) = c.encoded()
-            tables[t]![k] = v
+            storage[t]![k] = v
         }
     }
 

@@ -58,6 +58,11 @@ private func tables(_ j: Journal) throws -> MemoryState {
             let report = try Verifier.run(j)
             #expect(report.ok, "\(report.problems)")
             #expect(report.replayed == (try tables(j)))
+            // replay --from-start: no snapshot, every event reduced from the first, same state.
+            let full = try Verifier.run(j, fullChain: true, fromStart: true)
+            #expect(full.ok, "\(full.problems)")
+            #expect(full.replayed == (try tables(j)))
+            #expect(full.events == Int(head.seq), "every event reduced: \(full.events) of \(head.seq)")
         }
     }
 
@@ -86,6 +91,9 @@ private func tables(_ j: Journal) throws -> MemoryState {
             let replay = try Verifier.run(j, fullChain: false)
             #expect(replay.ok, "\(replay.problems)")
             #expect(replay.events < verify.events, "replay starts at the newest snapshot")
+            // Pruned events cannot be replayed from the start: said, not guessed.
+            let fromStart = try Verifier.run(j, fullChain: true, fromStart: true)
+            #expect(!fromStart.ok && fromStart.problems.contains { $0.message.contains("were pruned") })
         }
     }
 

@@ -14,7 +14,7 @@ struct Args {
     static let valueOptions: Set<String> = ["--state-dir", "--to", "--at", "--format", "--since", "--until",
                                             "--namespace", "--pod", "--network", "--ip", "--out", "--node",
                                             "--to-seq"]
-    static let flagOptions: Set<String> = ["--json", "--by-ip", "--dry-run"]
+    static let flagOptions: Set<String> = ["--json", "--by-ip", "--dry-run", "--from-start"]
 
     init(_ args: [String]) {
         var i = 0

@@ -15,7 +15,7 @@ commands:
   verify                     check the file's pages (without liblmdb), the hash chain, sequence
                              continuity and schema of every event, that replaying the events
                              reproduces the materialized state, and every row's checksum
-  replay [--to SEQ | --at TIME]
+  replay [--to SEQ | --at TIME] [--from-start]
                              the state rebuilt from the events (up to SEQ, or as it was at TIME);
                              without either it is also compared with the materialized state
   explain TARGET             the history of an attachment (cid/ifname), container ID, pod
@@ -57,12 +57,15 @@ checksum. Exit 0 consistent, 1 the first problem is named, 3 cannot open.
 """
 
 let replayHelp = """
-usage: skein-journal replay [--to SEQ | --at TIME] [--state-dir DIR] [--json]
+usage: skein-journal replay [--to SEQ | --at TIME] [--from-start] [--state-dir DIR] [--json]
 
 Prints the state (attachments, allocations per network) rebuilt from the events: up to and
 including SEQ, or as it was after the last event at or before TIME (RFC 3339 or Unix seconds;
 the first event later than TIME ends the replay). Without either, the replay is also compared
-with the materialized state. Exit 0 ok, 1 a problem in the events replayed, 2 usage, 3 cannot open.
+with the materialized state. The replay starts at the newest snapshot that verifies; with
+--from-start it reduces every event from the first (as crash recovery of a journal without
+snapshots would), checking the chain on the way. Exit 0 ok, 1 a problem in the events replayed,
+2 usage, 3 cannot open.
 """
 
 func printState(_ state: MemoryState, json: Bool) {
@@ -105,7 +108,7 @@ func printState(_ state: MemoryState, json: Bool) {
 /// verify and replay: both are a Verifier run (replay stops early for --to / --at).
 func verifyOrReplay(_ command: String, _ args: Args) -> Never {
     let isReplay = command == "replay"
-    args.accept(isReplay ? ["--state-dir", "--json", "--to", "--at"] : ["--state-dir", "--json"], positional: 0...0,
+    args.accept(isReplay ? ["--state-dir", "--json", "--to", "--at", "--from-start"] : ["--state-dir", "--json"], positional: 0...0,
                 help: isReplay ? replayHelp : verifyHelp)
     var upTo: UInt64?
     if let to = args.values["--to"] {
@@ -122,8 +125,10 @@ func verifyOrReplay(_ command: String, _ args: Args) -> Never {
     let report: VerifyReport
     do {
         if let at { upTo = try History.seq(atOrBefore: at, in: journal) }
-        // verify checks the whole chain; replay starts at the newest snapshot that still verifies.
-        report = try Verifier.run(journal, upTo: upTo, fullChain: !isReplay)
+        // verify checks the whole chain; replay starts at the newest snapshot that still verifies,
+        // or at the first event with --from-start.
+        let fromStart = args.flags.contains("--from-start")
+        report = try Verifier.run(journal, upTo: upTo, fullChain: !isReplay || fromStart, fromStart: fromStart)
     } catch { fail("\(error)", code: 1) }
     if isReplay { printState(report.replayed, json: args.json) }
     if args.json && !isReplay {
