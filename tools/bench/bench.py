@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
+import ipaddress
 import json
 import os
 import platform
@@ -181,6 +182,10 @@ class Run:
         self.extra_dirs: list = []  # e.g. /var/lib/cni/networks/<net> if a plugin used the default
         self.used_octets: set = set()
         self.cleaned = False
+        # --subnet-pool: subnets are carved from this network instead of 10.x.0.0/16 (so a run can
+        # stay out of ranges other tests on the machine use).
+        self.subnet_pool: Optional[ipaddress.IPv4Network] = None
+        self.pool_taken: set = set()
 
     def free_octet(self) -> int:
         """A second octet x such that 10.x.0.0/16 is not in use on this host."""
@@ -196,6 +201,19 @@ class Run:
         x = random.choice(choices)
         self.used_octets.add(x)
         return x
+
+    def free_pool_subnet(self) -> str:
+        """The first /20 (a /24 in a pool smaller than a /20) of --subnet-pool that no address or
+        route on this host touches and this run has not handed out yet."""
+        pool = self.subnet_pool
+        out = subprocess.run([IP, "-4", "-o", "addr"], capture_output=True, text=True).stdout
+        out += subprocess.run([IP, "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+        used = [ipaddress.ip_network(m, strict=False) for m in re.findall(r"\b\d+\.\d+\.\d+\.\d+(?:/\d+)?", out)]
+        for block in pool.subnets(new_prefix=max(pool.prefixlen, 20 if pool.prefixlen <= 20 else 24)):
+            if str(block) not in self.pool_taken and not any(block.overlaps(u) for u in used if u.prefixlen > 0):
+                self.pool_taken.add(str(block))
+                return str(block)
+        raise SystemExit(f"bench: no free subnet left in --subnet-pool {pool}")
 
     def cleanup(self) -> None:
         if self.cleaned:
@@ -255,7 +273,8 @@ class Names:
 
     def subnet(self, tag: str) -> str:
         if tag not in self._subnets:
-            self._subnets[tag] = f"10.{self.run.free_octet()}.0.0/16"
+            self._subnets[tag] = (self.run.free_pool_subnet() if self.run.subnet_pool
+                                  else f"10.{self.run.free_octet()}.0.0/16")
         return self._subnets[tag]
 
     def dir(self, tag: str) -> str:
@@ -610,6 +629,8 @@ def main() -> int:
     ap.add_argument("--json", metavar="FILE", help="write raw samples and the summary as JSON")
     ap.add_argument("--enforce", action="store_true", help="exit 1 if a target is missed")
     ap.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (skein stateDir, host-local data)")
+    ap.add_argument("--subnet-pool", metavar="CIDR",
+                    help="carve the subnets (/20s) from this IPv4 network instead of free 10.x.0.0/16s")
     ap.add_argument("--skein-is-reference", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
@@ -633,7 +654,17 @@ def main() -> int:
     if not scenarios:
         ap.error(f"no such scenario; known: {', '.join(s.name for s in SCENARIOS)}")
 
+    pool = None
+    if args.subnet_pool:
+        try:
+            pool = ipaddress.IPv4Network(args.subnet_pool)
+        except ValueError as e:
+            ap.error(f"--subnet-pool: {e}")
+        if pool.prefixlen > 24:
+            ap.error("--subnet-pool must be a /24 or larger")
+
     run = Run(keep_tmp=args.keep_tmp)
+    run.subnet_pool = pool
     atexit.register(run.cleanup)
 
     def on_term(signum, _frame):
@@ -648,6 +679,7 @@ def main() -> int:
         "skein": {"path": skein, "size_bytes": os.path.getsize(skein), "stand_in": args.skein_is_reference},
         "reference": {"dir": REF_DIR},
         "iterations": args.iterations, "warmup": args.warmup, "rss_runs": args.rss_runs, "targets": TARGETS,
+        "subnet_pool": args.subnet_pool,
         "scenario_targets": {sc.name: sc.targets for sc in SCENARIOS if sc.targets is not None},
         "startup": {}, "scenarios": {},
     }
