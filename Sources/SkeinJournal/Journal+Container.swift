@@ -14,11 +14,17 @@ extension JournalReader {
     /// With `checksums`, each row is checked against its checksum (RowChecksums).
     static func attachments(_ txn: LMDBReadable, _ db: LMDBDatabase, containerID: String,
                             checksums: LMDBDatabase? = nil) throws -> [AttachmentRecord] {
-        let prefix = Array(containerID.utf8) + [UInt8(ascii: "/")]
+        try attachments(txn, db, prefix: Array(containerID.utf8) + [UInt8(ascii: "/")], checksums: checksums)
+    }
+
+    /// The attachment rows whose key starts with `prefix` (every row when nil), in key order,
+    /// each checked against its checksum when `checksums` is set.
+    static func attachments(_ txn: LMDBReadable, _ db: LMDBDatabase, prefix: [UInt8]?,
+                            checksums: LMDBDatabase?) throws -> [AttachmentRecord] {
         var out: [AttachmentRecord] = []
         var failure: Error?
         try txn.forEach(db, from: prefix, reverse: false) { key, value in
-            guard key.count >= prefix.count, zip(key, prefix).allSatisfy({ $0 == $1 }) else { return false }
+            if let prefix, !(key.count >= prefix.count && zip(key, prefix).allSatisfy({ $0 == $1 })) { return false }
             do {
                 let bytes = Array(value)
                 if let checksums { try RowChecksums.check(txn, checksums, .attachments, Array(key), bytes) }

@@ -56,21 +56,7 @@ extension JournalReader {
 
     /// Every attachment row, each checked against its checksum when `checksums` is set.
     static func attachments(_ txn: LMDBReadable, _ journal: Journal, checksums: LMDBDatabase?) throws -> [AttachmentRecord] {
-        var out: [AttachmentRecord] = []
-        var failure: Error?
-        try txn.forEach(journal.tables[.attachments]!, from: nil, reverse: false) { key, value in
-            do {
-                let bytes = Array(value)
-                if let checksums { try RowChecksums.check(txn, checksums, .attachments, Array(key), bytes) }
-                out.append(try AttachmentRecord.decode(bytes))
-            } catch {
-                failure = error
-                return false
-            }
-            return true
-        }
-        if let failure { throw failure }
-        return out
+        try attachments(txn, journal.tables[.attachments]!, prefix: nil, checksums: checksums)
     }
 }
 
