@@ -63,6 +63,17 @@ struct DocumentFuzzRegressionTests {
         #expect(v["n"]?[3] == .number("23e99999") && v["n"]?[3]?.int == nil)
     }
 
+    /// The exact bytes of string escaping (events are hashed, so they must never change): quote,
+    /// backslash, \n \r \t, other controls as \u00XX lowercase, everything else (DEL, U+2028,
+    /// non-ASCII) as is; runs around the escapes are copied whole.
+    @Test func stringEscapingBytesAreFixed() {
+        let s = "a\"b\\c\nd\re\tf\u{0}\u{1f}\u{7f}é\u{2028}end"
+        let want = #""a\"b\\c\nd\re\tf\u0000\u001f"# + "\u{7f}é\u{2028}end\""
+        #expect(String(decoding: JSON.string(s).serializedBytes(), as: UTF8.self) == want)
+        #expect(JSON.string("").serializedBytes() == Array("\"\"".utf8))
+        #expect(JSON.string("\u{1}").serializedBytes() == Array(#""\u0001""#.utf8))
+    }
+
     /// From the YAML corpus: a number text beyond Double's range stays number text that JSON reads back.
     @Test func yamlHugeExponentIsJSONNumberText() throws {
         let v = try YAML.parse("a: 23e99999\nb: 99991e399999999999999999790009999999999\n")
