@@ -104,6 +104,12 @@ private struct StreamGenerator {
     }
 }
 
+/// A store with rows only: `attachment(_:)` is the protocol's default, which decodes the row.
+private struct BytesOnlyState: StateReader {
+    var state = MemoryState()
+    func row(_ table: StateTable, _ key: [UInt8]) -> [UInt8]? { state.row(table, key) }
+}
+
 /// Attachment rows decoded once per distinct row: decoding every row after every event would
 /// dominate the run time.
 private struct RowCache {
@@ -228,7 +234,16 @@ private func describe(_ e: Event) -> String {
             if reduction.decision != liveDecisions[i] { return "seed \(seed): replayed decision differs at \(record.seq)" }
             replayed.apply(reduction.changes)
         }
-        return replayed == live ? nil : "seed \(seed): replayed state differs from the live state"
+        if replayed != live { return "seed \(seed): replayed state differs from the live state" }
+        // Once more through a store that holds only bytes, as LMDB does: MemoryState's decoded
+        // records must lead the reducer exactly where decoding the rows does.
+        var bytesOnly = BytesOnlyState()
+        for (i, record) in records.enumerated() {
+            let reduction = Reducer.reduce(record, state: bytesOnly)
+            if reduction.decision != liveDecisions[i] { return "seed \(seed): bytes-only decision differs at \(record.seq)" }
+            bytesOnly.state.apply(reduction.changes)
+        }
+        return bytesOnly.state == live ? nil : "seed \(seed): bytes-only replay differs from the live state"
     }
 
     static func kind(_ d: Decision) -> String {
