@@ -11,19 +11,13 @@ import SkeinModel
 // rollback) and the error names the network and interface. A config with one delegate and no
 // extra networks is exactly the single ADD it always was.
 
-/// One attachment to ADD: everything AddOperation journals and applies under one key.
+/// One attachment of the plan: what AddOperation journals and applies under its key, and the
+/// plan entry it came from (for the log, rollback and network-status).
 struct AttachmentTarget {
     let attachment: MetaAttachment
-    let key: AttachmentKey
-    /// The delegate's plugins as they will be journaled (libcni's injection done, flannel expanded).
-    let plugins: [JSON]
-    /// CNI_ARGS for this attachment's plugins (nil: none).
-    let cniArgs: String?
-    let execTypes: [String]
-    let facts: MetaFacts
+    let add: AddTarget
 
-    /// The pool key: the delegate's name, as the reference host-local keys its store.
-    var network: String { attachment.delegate.name }
+    var key: AttachmentKey { add.key }
 }
 
 struct MetaAddOperation {
@@ -49,7 +43,7 @@ struct MetaAddOperation {
             let start = Clock.monotonicNs()
             Log.verbose("ADD \(t.key) network \(t.attachment.network): started")
             do {
-                done.append((t, try AddOperation(ctx).run(t, journal: journal, executor: executor)))
+                done.append((t, try AddOperation(ctx).run(t.add, journal: journal, executor: executor)))
                 Log.verbose("ADD \(t.key) network \(t.attachment.network): done in \(elapsedMs(start)) ms")
             } catch {
                 Log.error("ADD \(t.key) network \(t.attachment.network) failed after \(elapsedMs(start)) ms: \(error.msg) \(error.details)")
@@ -78,8 +72,13 @@ struct MetaAddOperation {
         let args = a.cniArgs(base: ctx.delegateCNIArgs)
         let facts = MetaFacts(skeinNetwork: ctx.config.name, cniIfname: ctx.key.ifname, nad: a.network, isDefault: a.isDefault,
                               dropDefaultRoute: a.dropDefaultRoute, defaultGateways: a.defaultGateways)
-        return AttachmentTarget(attachment: a, key: AttachmentKey(containerID: ctx.key.containerID, ifname: a.ifname),
-                                plugins: plugins, cniArgs: args.isEmpty ? nil : args, execTypes: execTypes, facts: facts)
+        var add = AddTarget(key: AttachmentKey(containerID: ctx.key.containerID, ifname: a.ifname),
+                            network: a.delegate.name, plugins: plugins, cniArgs: args.isEmpty ? nil : args,
+                            execTypes: execTypes, facts: facts.json)
+        if a.dropDefaultRoute || !a.defaultGateways.isEmpty {
+            add.defaultRoute = DefaultRouteChange(drop: a.dropDefaultRoute, gateways: a.defaultGateways)
+        }
+        return AttachmentTarget(attachment: a, add: add)
     }
 
     /// flannel's subnet.env turned into its bridge delegate now, before the request is journaled:
